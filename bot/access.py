@@ -1,0 +1,83 @@
+"""The gatekeeper: runs first for every update and decides who gets anything.
+
+Unknown people get one short refusal and nothing is kept of what they sent;
+unregistered groups get silence (and the bot leaves if a non-admin added it).
+Handlers after this point find ``context.actor`` set for registered members.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop, TypeHandler
+
+from bot.context import Actor, BotContext
+from bot.telegram_io import answer, send
+from storage.members import group_by_chat, member_by_user
+
+log = logging.getLogger(__name__)
+
+GATEKEEPER_GROUP = -1
+# Commands that reach their handler from someone not (yet) allowed elsewhere.
+START, REGISTER_GROUP = "/start", "/registrera_grupp"
+
+
+def _command(update: Update) -> str | None:
+    message = update.effective_message
+    if message is None or not message.text or not message.text.startswith("/"):
+        return None
+    return message.text.split()[0].split("@")[0].lower()
+
+
+async def gatekeeper(update: Update, context: BotContext) -> None:
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None or user.is_bot:
+        raise ApplicationHandlerStop
+    services = context.services
+    async with services.db.session() as session:
+        member = await member_by_user(session, user.id)
+        group = None if chat.type == ChatType.PRIVATE else await group_by_chat(session, chat.id)
+        if member is not None and not member.active and chat.type == ChatType.PRIVATE:
+            member.active = True  # wrote to us again after blocking the bot
+            session.add(member)
+            await session.commit()
+    if member is not None:
+        org = services.config.organisation(member.org_key)
+        context.actor = Actor.of(member, org.kind if org else "annan")
+
+    if chat.type == ChatType.PRIVATE:
+        if context.actor is not None or _command(update) == START:
+            return
+        await _refuse(update, context)
+        raise ApplicationHandlerStop
+
+    if group is not None and group.active:
+        return
+    message = update.effective_message
+    if message is not None and message.migrate_from_chat_id:
+        return  # a registered group became a supergroup: let groups.py move it
+    admin = context.actor is not None and context.actor.is_admin
+    if message is not None and any(m.id == context.bot.id for m in message.new_chat_members):
+        if not admin:
+            log.info("added to unregistered group %s by a non-admin; leaving", chat.id)
+            await chat.leave()
+            raise ApplicationHandlerStop
+        return
+    if admin and _command(update) == REGISTER_GROUP:
+        return
+    await answer(update)
+    raise ApplicationHandlerStop
+
+
+async def _refuse(update: Update, context: BotContext) -> None:
+    text = context.services.render("onboarding", "refusal")
+    if update.callback_query is not None:
+        await answer(update, text, alert=True)
+    else:
+        await send(update, text)
+
+
+def build_gatekeeper() -> TypeHandler:
+    return TypeHandler(Update, gatekeeper)

@@ -1,0 +1,82 @@
+"""The wiring: one function builds the Application that tests and ``run`` share."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, ContextTypes
+from telegram.request import BaseRequest
+
+from bot.access import GATEKEEPER_GROUP, build_gatekeeper
+from bot.context import BotContext
+from bot.errors import on_error
+from bot.groups import build_group_handlers
+from bot.member_commands import build_member_handlers
+from bot.my_reports import build_my_reports_handlers
+from bot.onboarding import build_onboarding_handlers
+from bot.rate_limit import RetryingRateLimiter
+from bot.report_dialog import build_report_handlers
+from bot.services import Services
+from bot.updates import ChatSerialProcessor
+
+log = logging.getLogger(__name__)
+
+PRIVATE_COMMANDS = [
+    ("rapport", "Rapportera vad du ser"),
+    ("lugnt", "Allt lugnt i ett område"),
+    ("mina_rapporter", "Dina senaste rapporter"),
+    ("paus", "Pausa påminnelser och utskick"),
+    ("aterkom", "Ta emot utskick igen"),
+    ("mina_uppgifter", "Vad som finns sparat om dig"),
+    ("inbjudan", "Bjud in en person (admin)"),
+    ("hjalp", "Hjälp"),
+]
+GROUP_COMMANDS = [
+    ("registrera_grupp", "Registrera gruppen (admin)"),
+    ("hjalp", "Hjälp"),
+]
+
+
+def build_application(
+    services: Services,
+    token: str,
+    *,
+    base_url: str | None = None,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    rate_limiter: BaseRateLimiter | None = None,
+) -> Application:
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .updater(None)  # bot.updates.DurablePoller fetches updates instead
+        .context_types(ContextTypes(context=BotContext))
+        .concurrent_updates(ChatSerialProcessor(services.inbox, services.clock))
+        .rate_limiter(rate_limiter or RetryingRateLimiter())
+    )
+    if base_url:
+        builder = builder.base_url(base_url)
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application = builder.build()
+    application.bot_data["services"] = services
+    application.add_handler(build_gatekeeper(), group=GATEKEEPER_GROUP)
+    application.add_handlers(build_group_handlers())
+    application.add_handlers(build_onboarding_handlers())
+    application.add_handlers(build_report_handlers())
+    application.add_handlers(build_my_reports_handlers())
+    application.add_handlers(build_member_handlers())
+    application.add_error_handler(on_error)
+    return application
+
+
+async def publish_commands(application: Application) -> None:
+    """The command menu people see when they type '/'."""
+    bot = application.bot
+    await bot.set_my_commands([BotCommand(*c) for c in PRIVATE_COMMANDS],
+                              scope=BotCommandScopeAllPrivateChats())
+    await bot.set_my_commands([BotCommand(*c) for c in GROUP_COMMANDS],
+                              scope=BotCommandScopeAllGroupChats())

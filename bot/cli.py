@@ -1,0 +1,155 @@
+"""The ``lagesbild`` command: run the bot and the admin chores around it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from est.config import ConfigError, DeploymentConfig, default_config_path, load_config
+from storage.members import ROLES
+
+
+def _config_path(explicit: str | None, env_value: str | None) -> Path:
+    return Path(explicit or env_value or default_config_path())
+
+
+def _load(path: Path) -> DeploymentConfig:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_check_config(args, settings) -> int:
+    path = _config_path(args.path, settings.config_path)
+    config = _load(path)
+    print(f"Konfigurationen {path} är giltig: {config.kommun}, {len(config.areas)} områden, "
+          f"{len(config.organisations)} organisationer, {len(config.categories)} kategorier.")
+    return 0
+
+
+def cmd_db(args, settings) -> int:
+    from storage.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("Databasen är uppdaterad.")
+    return 0
+
+
+def cmd_run(args, settings) -> int:
+    from bot.logs import configure_logging
+    from bot.runner import serve
+    from storage.migrate import upgrade
+
+    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+        print("BOT_TOKEN saknas. Sätt miljövariabeln BOT_TOKEN till botens token från "
+              "@BotFather.", file=sys.stderr)
+        return 2
+    token = settings.bot_token.get_secret_value().strip()
+    config = _load(_config_path(None, settings.config_path))
+    configure_logging(settings.log_level, secrets=[token])
+    upgrade(settings.database_url)
+    return asyncio.run(serve(config, token=token, database_url=settings.database_url,
+                             base_url=settings.telegram_api_url))
+
+
+async def _with_session(settings, work):
+    from storage.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await db.dispose()
+
+
+def cmd_admin_add(args, settings) -> int:
+    from storage.members import add_member
+    from storage.migrate import upgrade
+
+    config = _load(_config_path(None, settings.config_path))
+    org_key = args.org or next((o.key for o in config.organisations if o.kind == "kommun"),
+                               config.organisations[0].key)
+    if config.organisation(org_key) is None:
+        print(f"Okänd organisation: {org_key}. Finns: "
+              f"{', '.join(o.key for o in config.organisations)}", file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+
+    async def work(session):
+        return await add_member(session, telegram_user_id=args.telegram_user_id,
+                                first_name=args.name, role="admin", org_key=org_key,
+                                now=datetime.now(UTC))
+
+    asyncio.run(_with_session(settings, work))
+    print(f"Användare {args.telegram_user_id} är admin för {org_key}. "
+          "Hen skriver /start till boten för att börja.")
+    return 0
+
+
+def cmd_invite(args, settings) -> int:
+    from bot.onboarding import invite_link
+    from storage.members import create_invite
+    from storage.migrate import upgrade
+
+    config = _load(_config_path(None, settings.config_path))
+    if config.organisation(args.org) is None:
+        print(f"Okänd organisation: {args.org}. Finns: "
+              f"{', '.join(o.key for o in config.organisations)}", file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+
+    async def work(session):
+        return await create_invite(session, role=args.role, org_key=args.org,
+                                   now=datetime.now(UTC), hours=args.hours)
+
+    token = asyncio.run(_with_session(settings, work))
+    print(f"/start {token}")
+    link = invite_link(args.bot_username or config.bot_username, token)
+    if link:
+        print(link)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="lagesbild", description="Lägesbild – EST-bot")
+    sub = root.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="kör boten (hämtar uppdateringar från Telegram)")
+    check = sub.add_parser("check-config", help="kontrollera en konfigurationsfil")
+    check.add_argument("path", nargs="?")
+    db = sub.add_parser("db", help="databasen")
+    db.add_argument("action", choices=["upgrade"])
+    admin = sub.add_parser("admin", help="administratörer")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    add = admin_sub.add_parser("add", help="gör en Telegram-användare till admin")
+    add.add_argument("telegram_user_id", type=int)
+    add.add_argument("--org", help="organisationens nyckel (standard: kommunen)")
+    add.add_argument("--name", default="Admin", help="visningsnamn tills personen skriver /start")
+    invite = sub.add_parser("invite", help="skapa en inbjudan")
+    invite.add_argument("--role", required=True, choices=ROLES)
+    invite.add_argument("--org", required=True)
+    invite.add_argument("--hours", type=float, default=72)
+    invite.add_argument("--bot-username", help="botens användarnamn för t.me-länken")
+    return root
+
+
+COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "db": cmd_db,
+            "admin": cmd_admin_add, "invite": cmd_invite}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bot.settings import Settings
+
+    args = parser().parse_args(argv)
+    return COMMANDS[args.command](args, Settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

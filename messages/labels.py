@@ -1,0 +1,17 @@
+"""Button labels: short Swedish words shown on inline keyboards."""
+
+BACK = "◀ Tillbaka"
+CANCEL = "✖ Avbryt"
+DONE = "Klar ✔"
+SEND = "✅ Skicka"
+CHANGE = "✏ Ändra"
+SKIP = "Hoppa över"
+OTHER_PLACE = "Annan plats (skriv)"
+TYPE_TIME = "Ange tid (skriv)"
+WITHDRAW = "Ta tillbaka"
+EDIT = "Ändra"
+CONFIRM_WITHDRAW = "Ja, ta tillbaka"
+KEEP = "Nej, behåll"
+ROLE_LABELS = {"reporter": "Rapportör", "coordinator": "Samordnare", "admin": "Admin"}
+SELECTED = "☑ "
+UNSELECTED = "☐ "

@@ -1,0 +1,160 @@
+"""Tables. Every timestamp is UTC; the deployment's zone is applied when shown."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, MetaData
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+# Stable constraint names make Alembic migrations reproducible on both databases.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def _utc(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+def _bigint(**kwargs: Any) -> Any:
+    return Field(sa_type=BigInteger, **kwargs)
+
+
+class Member(SQLModel, table=True):
+    """A registered person: field reporter, coordinator or admin."""
+
+    __tablename__ = "members"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = _bigint(unique=True)
+    first_name: str = Field(max_length=128)
+    role: str = Field(max_length=16)
+    org_key: str = Field(max_length=32)
+    active: bool = True
+    paused: bool = False
+    joined_at: datetime = _utc()
+    invited_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+
+
+class Invite(SQLModel, table=True):
+    """A single-use invitation; only the token's hash is kept."""
+
+    __tablename__ = "invites"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=16)
+    org_key: str = Field(max_length=32)
+    created_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    created_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    used_at: datetime | None = _utc(default=None)
+    used_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+
+
+class Group(SQLModel, table=True):
+    """A Telegram group an admin registered; the bot ignores all others."""
+
+    __tablename__ = "groups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = _bigint(unique=True)
+    title: str = Field(default="", max_length=256)
+    kind: str = Field(default="coordinator", max_length=16)
+    registered_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    registered_at: datetime = _utc()
+    active: bool = True
+
+
+class Report(SQLModel, table=True):
+    """One field report: a place and a situation, never a person."""
+
+    __tablename__ = "reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str | None = Field(default=None, max_length=24, unique=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    org_key: str = Field(max_length=32, index=True)
+    area_key: str = Field(max_length=32, index=True)
+    place_key: str | None = Field(default=None, max_length=32)
+    place_name: str | None = Field(default=None, max_length=128)
+    lat: float | None = None
+    lon: float | None = None
+    occurred_at: datetime = _utc(index=True)
+    received_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    people: str | None = Field(default=None, max_length=16)
+    severity: int | None = None
+    text: str | None = Field(default=None, max_length=600)
+    sharing: str = Field(default="formedlad", max_length=16)
+    withdrawn_at: datetime | None = _utc(default=None)
+    # The draft this report was made from: the unique key that turns a second
+    # "Skicka" or a redelivered update into the same report.
+    draft_id: int = Field(foreign_key="report_drafts.id", unique=True)
+
+
+class ReportCategory(SQLModel, table=True):
+    """Categories of a report, one row each, so counts are a GROUP BY."""
+
+    __tablename__ = "report_categories"
+
+    report_id: int = Field(
+        sa_column=Column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    )
+    category_key: str = Field(max_length=32, primary_key=True, index=True)
+
+
+class ReportDraft(SQLModel, table=True):
+    """The state of one guided report dialog, written on every step.
+
+    The dialog's current step is read from here, never from memory, so a
+    restart continues where the reporter was.
+    """
+
+    __tablename__ = "report_drafts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    status: str = Field(default="open", max_length=16)
+    step: str = Field(max_length=16)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    chat_id: int = _bigint()
+    message_id: int | None = _bigint(default=None)
+    last_update_id: int = _bigint(default=0)
+    editing_report_id: int | None = None
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class InboxUpdate(SQLModel, table=True):
+    """A Telegram update, stored before its offset is confirmed to Telegram.
+
+    The payload is erased once the update has been handled: the inbox is a
+    delivery guarantee, not an archive.
+    """
+
+    __tablename__ = "inbox_updates"
+
+    update_id: int = _bigint(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    payload: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    received_at: datetime = _utc()
+    done_at: datetime | None = _utc(default=None, index=True)
+
+
+__all__ = [
+    "Group",
+    "InboxUpdate",
+    "Invite",
+    "Member",
+    "Report",
+    "ReportCategory",
+    "ReportDraft",
+    "metadata",
+]
