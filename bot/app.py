@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
-from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, ContextTypes
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    CallbackQueryHandler,
+    ContextTypes,
+)
 from telegram.request import BaseRequest
 
 from bot.access import GATEKEEPER_GROUP, build_gatekeeper
@@ -18,6 +29,7 @@ from bot.onboarding import build_onboarding_handlers
 from bot.rate_limit import RetryingRateLimiter
 from bot.report_dialog import build_report_handlers
 from bot.services import Services
+from bot.telegram_io import answer
 from bot.updates import ChatSerialProcessor
 
 log = logging.getLogger(__name__)
@@ -36,6 +48,11 @@ GROUP_COMMANDS = [
     ("registrera_grupp", "Registrera gruppen (admin)"),
     ("hjalp", "Hjälp"),
 ]
+
+
+async def unknown_button(update: Update, context: BotContext) -> None:
+    """Any button no handler claims (old bot version, forged data) still stops spinning."""
+    await answer(update, context.services.render("report", "ended"))
 
 
 def build_application(
@@ -69,6 +86,7 @@ def build_application(
     application.add_handlers(build_report_handlers())
     application.add_handlers(build_my_reports_handlers())
     application.add_handlers(build_member_handlers())
+    application.add_handler(CallbackQueryHandler(unknown_button))
     application.add_error_handler(on_error)
     return application
 

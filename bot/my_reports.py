@@ -98,8 +98,12 @@ async def my_reports(update: Update, context: BotContext) -> None:
                            for k in categories[report.id]],
         })
         if editable(services, report):
-            rows.append([(f"{labels.EDIT} {report.reference}", callback(MINE, "e", report.id)),
-                         (f"{labels.WITHDRAW}", callback(MINE, "w", report.id))])
+            # A calm report is two taps: withdraw and redo it rather than edit it.
+            calm = categories[report.id] == [config.calm_category.key]
+            edit = [] if calm else [(f"{labels.EDIT} {report.reference}",
+                                     callback(MINE, "e", report.id))]
+            rows.append([*edit, (f"{labels.WITHDRAW} {report.reference}",
+                                 callback(MINE, "w", report.id))])
     text = services.render("report", "my_reports", items=items,
                            window=config.reporting.edit_window_minutes)
     await send(update, text, keyboard(rows) if rows else None)

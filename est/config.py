@@ -1,0 +1,406 @@
+"""Deployment configuration: one kommun's areas, organisations, categories and schedule.
+
+The file is written by a kommun admin, not a developer, so every problem is reported in
+Swedish with the exact place in the file (``areas[2].places[0].name: saknas``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+OrgKind = Literal[
+    "nattvandrare",
+    "fältgrupp",
+    "väktare",
+    "bostadsbolag",
+    "räddningstjänst",
+    "polis",
+    "kommun",
+    "annan",
+]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_KEY_RE = re.compile(r"[a-z0-9_]{1,24}")
+_CLOCK_RE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_TOML_POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+# The most common tomllib messages; rarer ones are shown in English.
+_TOML_MESSAGES = (
+    ("Invalid value", "ogiltigt värde – text ska stå inom citattecken"),
+    ("Invalid statement", "ogiltig rad"),
+    ("Expected '=' after a key", "'=' saknas efter fältnamnet"),
+    ("Cannot declare", "samma tabell anges två gånger"),
+    ("Cannot overwrite a value", "samma fält anges två gånger"),
+    ("Unterminated string", "avslutande citattecken saknas"),
+    ("Unclosed array", "avslutande ] saknas i listan"),
+    ("Expected ']' at the end", "avslutande ] saknas"),
+    ("Expected ']]' at the end", "avslutande ]] saknas"),
+    ("Invalid initial character for a key part", "ogiltigt tecken i fältnamnet"),
+)
+
+
+def _error(message: str, **context: Any) -> PydanticCustomError:
+    """A validation error whose message is shown to the admin as is."""
+    return PydanticCustomError("est", message, context)
+
+
+def _check_key(value: str) -> str:
+    # Keys travel in Telegram callback_data, which is limited to 64 bytes.
+    if not _KEY_RE.fullmatch(value):
+        raise _error("ogiltig nyckel: endast a-z, 0-9 och _ (högst 24 tecken)")
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _error("okänd tidszon: {tz} (t.ex. Europe/Stockholm)", tz=value) from None
+    return value
+
+
+def parse_clock(value: str) -> time:
+    """Parse a local time written ``HH:MM``; shared by validation and the scheduler."""
+    match = _CLOCK_RE.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"ogiltig tid {value!r}: skriv HH:MM, t.ex. 08:00")
+    return time(int(match[1]), int(match[2]))
+
+
+def parse_weekly(value: str) -> tuple[int, time]:
+    """Parse ``"fri 23:30"`` into (weekday with Monday = 0, local time)."""
+    day, _, clock = value.strip().lower().partition(" ")
+    if day not in WEEKDAYS or not _CLOCK_RE.fullmatch(clock.strip()):
+        raise ValueError(
+            f'ogiltig tid {value!r}: skriv veckodag och HH:MM, t.ex. "fri 23:30" '
+            f"(veckodagar: {', '.join(WEEKDAYS)})"
+        )
+    return WEEKDAYS.index(day), parse_clock(clock)
+
+
+def _clock_or_off(value: str | None) -> str | None:
+    # TOML has no null, so an empty string is how an admin turns a mailing off.
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_clock(value).strftime("%H:%M")
+    except ValueError as exc:
+        raise _error(str(exc)) from None
+
+
+def _weekly(value: str) -> str:
+    try:
+        day, clock = parse_weekly(value)
+    except ValueError as exc:
+        raise _error(str(exc)) from None
+    return f"{WEEKDAYS[day]} {clock:%H:%M}"
+
+
+Key = Annotated[str, AfterValidator(_check_key)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Labels become phone buttons; longer ones get cut off on small screens.
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Clock = Annotated[str | None, AfterValidator(_clock_or_off)]
+Weekly = Annotated[str, AfterValidator(_weekly)]
+
+
+class _Model(BaseModel):
+    # strict: TOML already has types, so "2" for a number or "yes" for a bool is a mistake.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Place(_Model):
+    key: Key
+    name: Text
+    # Bounds of Sweden: catches swapped lat/lon, which is the usual slip.
+    lat: float | None = Field(None, ge=55.0, le=69.5)
+    lon: float | None = Field(None, ge=10.5, le=24.5)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if (self.lat is None) != (self.lon is None):
+            raise _error("ange både lat och lon, eller ingen av dem")
+        return self
+
+
+class Area(_Model):
+    key: Key
+    name: Text
+    places: list[Place] = Field(default_factory=list)
+
+
+class Organisation(_Model):
+    key: Key
+    name: Text
+    kind: OrgKind
+    areas: list[Key] | None = Field(None, min_length=1)
+
+
+class Category(_Model):
+    key: Key
+    label: Label
+    weight: float = Field(ge=0, allow_inf_nan=False)
+    visible_to: list[OrgKind] | None = Field(None, min_length=1)
+    urgent: bool = False
+    calm: bool = False
+    positive: bool = False
+
+    @model_validator(mode="after")
+    def _calm_is_plain(self) -> Self:
+        if self.calm and (self.urgent or self.positive):
+            raise _error("en calm-kategori kan inte också vara urgent eller positive")
+        return self
+
+
+class Reporting(_Model):
+    edit_window_minutes: int = Field(30, ge=0)
+    free_text_max: int = Field(500, ge=1, le=4000)
+    free_text_in_groups: bool = False
+
+
+class Schedule(_Model):
+    lagesbild_daily: Clock = "08:00"
+    thursday_digest: Clock = "08:00"
+    friday_briefing: Clock = "19:00"
+    reminders: list[Weekly] = Field(default_factory=lambda: ["fri 23:30", "sat 23:30"])
+    grace_minutes: int = Field(120, ge=0)
+
+
+class DeploymentConfig(_Model):
+    kommun: Text
+    timezone: Annotated[str, AfterValidator(_check_timezone)] = "Europe/Stockholm"
+    bot_username: str | None = None
+    areas: list[Area] = Field(min_length=1)
+    organisations: list[Organisation] = Field(min_length=1)
+    categories: list[Category] = Field(min_length=1)
+    reporting: Reporting = Field(default_factory=Reporting)
+    schedule: Schedule = Field(default_factory=Schedule)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Self:
+        # Raised as ConfigError, not a pydantic error, so each issue keeps its exact path.
+        issues = _cross_reference_issues(self)
+        if issues:
+            raise ConfigError("<config>", issues)
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def calm_category(self) -> Category:
+        return next(c for c in self.categories if c.calm)
+
+    # Lookups return None for unknown keys: callback data can outlive a config change.
+    def area(self, key: str) -> Area | None:
+        return next((a for a in self.areas if a.key == key), None)
+
+    def place(self, area_key: str, place_key: str) -> Place | None:
+        area = self.area(area_key)
+        if area is None:
+            return None
+        return next((p for p in area.places if p.key == place_key), None)
+
+    def organisation(self, key: str) -> Organisation | None:
+        return next((o for o in self.organisations if o.key == key), None)
+
+    def category(self, key: str) -> Category | None:
+        return next((c for c in self.categories if c.key == key), None)
+
+    def categories_for(self, kind: OrgKind) -> list[Category]:
+        return [c for c in self.categories if c.visible_to is None or kind in c.visible_to]
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ConfigError(Exception):
+    """Every problem in one config file, so the admin can fix them all in one go."""
+
+    def __init__(self, source: str, errors: list[ConfigIssue]) -> None:
+        super().__init__(source, errors)
+        self.source = source
+        self.errors = errors
+
+    def __str__(self) -> str:
+        lines = [f"Konfigurationen {self.source} är ogiltig ({len(self.errors)} fel):"]
+        lines += [f"  {issue}" for issue in self.errors]
+        return "\n".join(lines)
+
+
+def _duplicate_keys(keys: Iterable[tuple[str, str]]) -> list[ConfigIssue]:
+    """Keys given as (element path, key); later duplicates point back at the first one."""
+    first: dict[str, str] = {}
+    issues = []
+    for path, key in keys:
+        if key in first:
+            issues.append(
+                ConfigIssue(f"{path}.key", f"nyckeln '{key}' används redan i {first[key]}")
+            )
+        else:
+            first[key] = path
+    return issues
+
+
+def _cross_reference_issues(cfg: DeploymentConfig) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for name in ("areas", "organisations", "categories"):
+        items = getattr(cfg, name)
+        issues += _duplicate_keys((f"{name}[{i}]", it.key) for i, it in enumerate(items))
+    issues += _duplicate_keys(
+        (f"areas[{i}].places[{j}]", place.key)
+        for i, area in enumerate(cfg.areas)
+        for j, place in enumerate(area.places)
+    )
+    area_keys = {a.key for a in cfg.areas}
+    for i, org in enumerate(cfg.organisations):
+        for j, ref in enumerate(org.areas or []):
+            if ref not in area_keys:
+                issues.append(
+                    ConfigIssue(
+                        f"organisations[{i}].areas[{j}]",
+                        f"okänt område '{ref}' (finns inte bland areas)",
+                    )
+                )
+    calm = [i for i, c in enumerate(cfg.categories) if c.calm]
+    if not calm:
+        issues.append(
+            ConfigIssue(
+                "categories",
+                "en kategori måste ha calm = true (”Lugnt – inget att rapportera”)",
+            )
+        )
+    issues += [
+        ConfigIssue(f"categories[{i}].calm", "bara en kategori får ha calm = true")
+        for i in calm[1:]
+    ]
+    return issues
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path or "(fil)"
+
+
+def _number(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _swedish_message(err: ErrorDetails) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx", {})
+    simple = {
+        "missing": "saknas",
+        "extra_forbidden": "okänt fält",
+        "string_type": "ska vara text",
+        "float_type": "ska vara ett tal",
+        "float_parsing": "ska vara ett tal",
+        "int_type": "ska vara ett heltal",
+        "int_parsing": "ska vara ett heltal",
+        "int_from_float": "ska vara ett heltal",
+        "finite_number": "ska vara ett ändligt tal",
+        "bool_type": "ska vara sant eller falskt (true/false)",
+        "bool_parsing": "ska vara sant eller falskt (true/false)",
+        "list_type": "ska vara en lista ([...] eller [[...]] i TOML)",
+        "model_type": "ska vara en tabell ([...] i TOML)",
+        "string_too_short": "får inte vara tom",
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind == "est":
+        return err["msg"]
+    if kind == "literal_error":
+        return "måste vara en av: " + ", ".join(re.findall(r"'([^']*)'", ctx["expected"]))
+    if kind == "too_short":
+        return f"måste ha minst {ctx['min_length']}"
+    if kind == "too_long":
+        return f"får ha högst {ctx['max_length']}"
+    if kind == "string_too_long":
+        return f"får vara högst {ctx['max_length']} tecken"
+    bounds = {
+        "greater_than_equal": ("måste vara minst", "ge"),
+        "greater_than": ("måste vara större än", "gt"),
+        "less_than_equal": ("får vara högst", "le"),
+        "less_than": ("måste vara mindre än", "lt"),
+    }
+    if kind in bounds:
+        text, key = bounds[kind]
+        return f"{text} {_number(ctx[key])}"
+    return f"ogiltigt värde ({err['msg']})"
+
+
+def _toml_issue(exc: tomllib.TOMLDecodeError) -> ConfigIssue:
+    message = str(exc)
+    match = _TOML_POS_RE.search(message)
+    if match is not None:
+        message = message[: match.start()]
+    message = next((sv for en, sv in _TOML_MESSAGES if message.startswith(en)), message)
+    if match is None:
+        return ConfigIssue("(fil)", f"TOML-syntaxfel: {message}")
+    return ConfigIssue(f"rad {match[1]}", f"TOML-syntaxfel: {message} (kolumn {match[2]})")
+
+
+def parse_config(text: str, source: str = "<config>") -> DeploymentConfig:
+    """Parse TOML text; ``source`` names the file in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [_toml_issue(exc)]) from None
+    try:
+        return DeploymentConfig.model_validate(data)
+    except ValidationError as exc:
+        issues = [ConfigIssue(_format_loc(e["loc"]), _swedish_message(e)) for e in exc.errors()]
+        raise ConfigError(source, issues) from None
+    except ConfigError as exc:
+        raise ConfigError(source, exc.errors) from None
+
+
+def load_config(path: str | Path) -> DeploymentConfig:
+    source = str(path)
+    try:
+        # utf-8-sig: Windows editors may prepend a BOM, which tomllib rejects.
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(source, [ConfigIssue("(fil)", "filen finns inte")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(source, [ConfigIssue("(fil)", "filen är inte UTF-8-kodad")]) from None
+    except OSError as exc:
+        issue = ConfigIssue("(fil)", f"filen kan inte läsas ({exc.strerror})")
+        raise ConfigError(source, [issue]) from None
+    return parse_config(text, source)
+
+
+def default_config_path() -> Path:
+    """The bundled Örebro example, used when no config file is given."""
+    return Path(str(resources.files("est") / "examples" / "orebro.toml"))
