@@ -137,4 +137,5 @@ class Person:
         return self.fake.buttons(message or self.last_with_buttons, chat_id=self.user_id)
 
     def texts(self) -> list[str]:
-        return [m.get("text") or m.get("caption") or "" for m in self.fake.bot_messages(self.user_id)]
+        messages = self.fake.bot_messages(self.user_id)
+        return [m.get("text") or m.get("caption") or "" for m in messages]
