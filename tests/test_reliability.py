@@ -93,12 +93,14 @@ async def test_429_is_retried_after_the_wait(bot, fake):
 
 async def test_one_slow_chat_does_not_delay_another(clock):
     class NullInbox:
-        done: list[int] = []
+        def __init__(self) -> None:
+            self.done: list[int] = []
 
         async def mark_done(self, update_id, now):
             self.done.append(update_id)
 
-    processor = ChatSerialProcessor(NullInbox(), clock)
+    inbox = NullInbox()
+    processor = ChatSerialProcessor(inbox, clock)
     slow_may_finish = asyncio.Event()
     order: list[str] = []
 
@@ -123,7 +125,7 @@ async def test_one_slow_chat_does_not_delay_another(clock):
     slow_may_finish.set()
     await asyncio.gather(a1, a2)
     assert order == ["A1 start", "B1", "A1 end", "A2"]
-    assert sorted(NullInbox.done) == [1, 2, 3]
+    assert sorted(inbox.done) == [1, 2, 3]
 
 
 def test_token_is_masked_in_log_records():
