@@ -13,13 +13,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 DEFAULT_DATABASE_URL = "sqlite:///lagesbild.db"
 SQLITE_BUSY_TIMEOUT_S = 15
 
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",  # the short scheme many hosting platforms hand out
+}
 
 
 def async_url(url: str | URL) -> URL:
     """Map ``sqlite:///x.db`` or ``postgresql://…`` to the async driver we ship."""
     parsed = make_url(url)
-    backend = parsed.get_backend_name()
+    backend = parsed.drivername.split("+")[0]
     if backend not in _ASYNC_DRIVERS:
         raise ValueError(f"Databastypen stöds inte: {backend} (använd sqlite eller postgresql)")
     return parsed.set(drivername=_ASYNC_DRIVERS[backend])
@@ -57,10 +61,6 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.url.get_backend_name() == "sqlite"
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
