@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Update
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_S = 25
 MAX_BACKOFF_S = 60.0
+# Handled updates are kept (without content) this long; Telegram keeps its own 24 h.
+INBOX_KEEP = timedelta(days=2)
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -93,6 +95,7 @@ class DurablePoller:
 
     async def resume(self) -> int:
         """Queue what was stored but not handled before the last stop or crash."""
+        await self.inbox.prune(self.clock() - INBOX_KEEP)
         self.offset = await self.inbox.next_offset()
         pending = await self.inbox.pending()
         for _, payload in pending:

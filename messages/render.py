@@ -7,6 +7,7 @@ Telegram's HTML parse mode.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +17,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOCALE = "sv_SE"
+# Macros that include other macros leave stacked blank lines; one is enough.
+_BLANK_RUNS = re.compile(r"\n{3,}")
 
 
 class Messages:
@@ -39,7 +42,8 @@ class Messages:
     def render(self, template: str, macro: str, /, **context: object) -> str:
         module = self.env.get_template(f"{template}.j2").module
         text = str(getattr(module, macro)(**context))
-        return "\n".join(line.rstrip() for line in text.strip().splitlines())
+        text = "\n".join(line.rstrip() for line in text.strip().splitlines())
+        return _BLANK_RUNS.sub("\n\n", text)
 
     def date_time(self, moment: datetime) -> str:
         return format_datetime(moment, "d MMM HH:mm", tzinfo=self.tz, locale=LOCALE)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
 from storage.db import Database
@@ -60,6 +60,15 @@ class Inbox:
                 .values(done_at=now, payload=None)
             )
             await session.commit()
+
+    async def prune(self, done_before: datetime) -> int:
+        """Forget handled updates; Telegram has long forgotten them too."""
+        async with self.db.session() as session:
+            result = await session.exec(
+                delete(InboxUpdate).where(col(InboxUpdate.done_at) < done_before)
+            )
+            await session.commit()
+            return result.rowcount
 
     async def next_offset(self) -> int | None:
         """The getUpdates offset that confirms everything already stored."""

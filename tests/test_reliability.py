@@ -135,3 +135,13 @@ def test_token_is_masked_in_log_records():
                                None)
     RedactSecrets([token]).filter(record)
     assert token not in record.getMessage() and "<BOT_TOKEN>" in record.getMessage()
+
+
+async def test_handled_updates_are_pruned_after_two_days(bot, clock):
+    anna = await registered(bot, 4006)
+    await anna.send("/hjalp")
+    clock.advance(days=3)
+    await bot.restart()
+    async with bot.services.db.session() as session:
+        assert (await session.exec(select(InboxUpdate))).all() == []
+    assert "hjälp" in (await anna.send("/hjalp"))["text"]

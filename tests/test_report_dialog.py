@@ -162,3 +162,17 @@ async def test_edit_and_withdraw_within_window(bot, clock):
     answers = [c for m, c in bot.fake.calls if m == "answerCallbackQuery"]
     assert "30 minuter" in answers[-1]["text"]
     assert [r.withdrawn_at is None for r in await reports(bot)] == [False, True]
+
+
+async def test_typed_text_is_escaped_for_telegram_html(bot):
+    anna = await registered(bot, 2011)
+    await anna.send("/rapport")
+    await walk(anna, ["Centrum", "Annan plats (skriv)"])
+    await anna.send("<b>Torget & kiosken</b>")
+    await walk(anna, ["☐ Skadegörelse", "Klar ✔", "1–2", "Nu", "1 – Lindrigt"])
+    summary_step = await anna.send("Fönster krossat <script> & glas på marken")
+    await anna.click("Förmedlad – alla samordnare")
+    summary = anna.last
+    assert "<b>Torget & kiosken</b>" in summary["text"]  # shown literally, accepted by Telegram
+    assert "<script> & glas" in summary["text"]
+    assert summary_step is not None
