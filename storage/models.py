@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, MetaData
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, MetaData, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -39,6 +39,8 @@ class Member(SQLModel, table=True):
     org_key: str = Field(max_length=32)
     active: bool = True
     paused: bool = False
+    # Återkoppling: a reporter may turn off the thank-you when an insats follows.
+    feedback_opt_out: bool = False
     joined_at: datetime = _utc()
     invited_by_member_id: int | None = Field(default=None, foreign_key="members.id")
 
@@ -148,9 +150,111 @@ class InboxUpdate(SQLModel, table=True):
     done_at: datetime | None = _utc(default=None, index=True)
 
 
+class AreaLevel(SQLModel, table=True):
+    """One level change of one area; the newest row is the current level."""
+
+    __tablename__ = "area_levels"
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_key: str = Field(max_length=32, index=True)
+    level: str = Field(max_length=16)
+    reason: str = Field(max_length=500)
+    set_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    set_at: datetime = _utc(index=True)
+    alert_id: int | None = Field(default=None, foreign_key="alerts.id")
+
+
+class Alert(SQLModel, table=True):
+    """A suggestion to raise a level, or an urgent report, put to the coordinators."""
+
+    __tablename__ = "alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_key: str = Field(max_length=32, index=True)
+    kind: str = Field(max_length=16)  # suggestion | urgent
+    level: str | None = Field(default=None, max_length=16)
+    score: float | None = None
+    reasons: list[str] = Field(default_factory=list, sa_type=JSON)
+    report_ids: list[int] = Field(default_factory=list, sa_type=JSON)
+    status: str = Field(default="open", max_length=16)  # open | raised | kept | info
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    decided_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    decided_at: datetime | None = _utc(default=None)
+
+
+class AlertMessage(SQLModel, table=True):
+    """Where an alert was posted, so it can be edited to show the decision."""
+
+    __tablename__ = "alert_messages"
+    __table_args__ = (UniqueConstraint("alert_id", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alerts.id", index=True)
+    chat_id: int = _bigint()
+    message_id: int = _bigint()
+
+
+class Checklist(SQLModel, table=True):
+    """A coordinator's scoring of the 20 warning signals for one area (Bilaga 3)."""
+
+    __tablename__ = "checklists"
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_key: str = Field(max_length=32, index=True)
+    member_id: int = Field(foreign_key="members.id")
+    answers: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    status: str = Field(default="draft", max_length=16)  # draft | done
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    completed_at: datetime | None = _utc(default=None)
+
+
+class Event(SQLModel, table=True):
+    """An upcoming event that may matter for the picture (match, demonstration, Valborg)."""
+
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_key: str | None = Field(default=None, max_length=32)
+    starts_at: datetime = _utc(index=True)
+    title: str = Field(max_length=200)
+    created_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    created_at: datetime = _utc()
+
+
+class Insats(SQLModel, table=True):
+    """An action decided by the partners, with its follow-up (uppföljning)."""
+
+    __tablename__ = "insatser"
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_key: str = Field(max_length=32, index=True)
+    place_key: str | None = Field(default=None, max_length=32)
+    place_name: str | None = Field(default=None, max_length=128)
+    what: str = Field(max_length=300)
+    org_key: str = Field(max_length=32)
+    starts_at: datetime = _utc()
+    ends_at: datetime = _utc(index=True)
+    status: str = Field(default="planned", max_length=16)  # planned|running|done|cancelled
+    created_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    created_at: datetime = _utc()
+    followup_asked_at: datetime | None = _utc(default=None)
+    followup_effect: str | None = Field(default=None, max_length=16)
+    followup_comment: str | None = Field(default=None, max_length=500)
+    followed_up_at: datetime | None = _utc(default=None)
+    followup_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+
+
 __all__ = [
+    "Alert",
+    "AlertMessage",
+    "AreaLevel",
+    "Checklist",
+    "Event",
     "Group",
     "InboxUpdate",
+    "Insats",
     "Invite",
     "Member",
     "Report",
