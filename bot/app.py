@@ -5,9 +5,6 @@ from __future__ import annotations
 import logging
 
 from telegram import (
-    BotCommand,
-    BotCommandScopeAllGroupChats,
-    BotCommandScopeAllPrivateChats,
     Update,
 )
 from telegram.ext import (
@@ -20,12 +17,16 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.access import GATEKEEPER_GROUP, build_gatekeeper
+from bot.checklist_dialog import build_checklist_handlers
 from bot.context import BotContext
 from bot.errors import on_error
 from bot.groups import build_group_handlers
+from bot.levels import build_level_handlers
 from bot.member_commands import build_member_handlers
 from bot.my_reports import build_my_reports_handlers
 from bot.onboarding import build_onboarding_handlers
+from bot.picture import build_picture_handlers
+from bot.planning import build_planning_handlers
 from bot.rate_limit import RetryingRateLimiter
 from bot.report_dialog import build_report_handlers
 from bot.services import Services
@@ -33,22 +34,6 @@ from bot.telegram_io import answer
 from bot.updates import ChatSerialProcessor
 
 log = logging.getLogger(__name__)
-
-PRIVATE_COMMANDS = [
-    ("rapport", "Rapportera vad du ser"),
-    ("lugnt", "Allt lugnt i ett område"),
-    ("mina_rapporter", "Dina senaste rapporter"),
-    ("paus", "Pausa påminnelser och utskick"),
-    ("aterkom", "Ta emot utskick igen"),
-    ("mina_uppgifter", "Vad som finns sparat om dig"),
-    ("inbjudan", "Bjud in en person (admin)"),
-    ("hjalp", "Hjälp"),
-]
-GROUP_COMMANDS = [
-    ("registrera_grupp", "Registrera gruppen (admin)"),
-    ("hjalp", "Hjälp"),
-]
-
 
 async def unknown_button(update: Update, context: BotContext) -> None:
     """Any button no handler claims (old bot version, forged data) still stops spinning."""
@@ -86,15 +71,10 @@ def build_application(
     application.add_handlers(build_report_handlers())
     application.add_handlers(build_my_reports_handlers())
     application.add_handlers(build_member_handlers())
+    application.add_handlers(build_level_handlers())
+    application.add_handlers(build_picture_handlers())
+    application.add_handlers(build_checklist_handlers())
+    application.add_handlers(build_planning_handlers())
     application.add_handler(CallbackQueryHandler(unknown_button))
     application.add_error_handler(on_error)
     return application
-
-
-async def publish_commands(application: Application) -> None:
-    """The command menu people see when they type '/'."""
-    bot = application.bot
-    await bot.set_my_commands([BotCommand(*c) for c in PRIVATE_COMMANDS],
-                              scope=BotCommandScopeAllPrivateChats())
-    await bot.set_my_commands([BotCommand(*c) for c in GROUP_COMMANDS],
-                              scope=BotCommandScopeAllGroupChats())

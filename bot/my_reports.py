@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from bot.alerts import after_report
 from bot.context import BotContext
 from bot.report_dialog import editable, render_step
 from bot.telegram_io import answer, callback, in_rows, keyboard, send, show
@@ -76,6 +77,7 @@ async def calm_button(update: Update, context: BotContext) -> None:
     await answer(update)
     await show(update, services.render("report", "calm_done", reference=report.reference,
                                        area_name=area.name, moment=now))
+    services.spawn(after_report(services, context.bot, report.id), f"after-report-{report.id}")
 
 
 async def my_reports(update: Update, context: BotContext) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from bot.commands_menu import publish_member_commands
 from bot.context import BotContext
 from bot.telegram_io import answer, callback, in_rows, keyboard, send, show
 from messages.labels import CANCEL, ROLE_LABELS
@@ -36,6 +37,7 @@ async def start(update: Update, context: BotContext) -> None:
                     return
             member = await member_by_user(session, user.id)
         org = services.config.organisation(member.org_key)
+        await publish_member_commands(context.bot, member.telegram_user_id, member.role)
         await send(update, services.render("onboarding", "welcome", name=member.first_name,
                                            role=member.role, org_name=org.name if org else "",
                                            returning=context.actor is not None))

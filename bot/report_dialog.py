@@ -12,6 +12,7 @@ import logging
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.alerts import after_report
 from bot.context import Actor, BotContext
 from bot.services import Services
 from bot.telegram_io import (
@@ -262,6 +263,7 @@ async def _submit(update, context: BotContext, session, row: DraftRow, data) -> 
     await show(update, services.render("report", "receipt", reference=report.reference,
                                        d=view(services, data),
                                        edited=row.editing_report_id is not None))
+    services.spawn(after_report(services, context.bot, report.id), f"after-report-{report.id}")
 
 
 def editable(services: Services, report: Report) -> bool:

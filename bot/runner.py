@@ -9,7 +9,8 @@ import signal
 
 from telegram.error import InvalidToken
 
-from bot.app import build_application, publish_commands
+from bot.app import build_application
+from bot.commands_menu import publish_commands
 from bot.services import Services
 from bot.updates import DurablePoller
 from est.config import DeploymentConfig
@@ -54,6 +55,7 @@ async def serve(config: DeploymentConfig, *, token: str, database_url: str,
             await polling
         try:
             await asyncio.wait_for(application.update_queue.join(), DRAIN_TIMEOUT_S)
+            await asyncio.wait_for(services.drain(), DRAIN_TIMEOUT_S)
         except TimeoutError:
             log.warning("shutdown with updates still in hand; they are replayed at start")
         stopping.cancel()

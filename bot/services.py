@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -10,6 +12,8 @@ from est.config import DeploymentConfig
 from messages.render import Messages
 from storage.db import Database
 from storage.inbox import Inbox
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -23,10 +27,30 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     messages: Messages = field(init=False)
     inbox: Inbox = field(init=False)
+    _background: set[asyncio.Task] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.messages = Messages(self.config.tz, config=self.config)
         self.inbox = Inbox(self.db)
+
+    def spawn(self, work: Coroutine, name: str) -> asyncio.Task:
+        """Run fan-out after the handler has answered: nobody waits on it in chat."""
+        task = asyncio.create_task(self._guarded(work, name), name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait for background work (shutdown, and tests that want a settled state)."""
+        while self._background:
+            await asyncio.gather(*list(self._background))
+
+    @staticmethod
+    async def _guarded(work: Coroutine, name: str) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("background task %s failed", name)
 
     def now(self) -> datetime:
         return self.clock()

@@ -110,13 +110,21 @@ async def test_pause_resume_my_data_and_help(bot):
 
 
 async def test_command_menu_is_published(bot):
-    from bot.app import publish_commands
+    from bot.commands_menu import publish_commands
 
     await publish_commands(bot.application)
     calls = [p for m, p in bot.fake.calls if m == "setMyCommands"]
     private = [c for c in calls if c["scope"]["type"] == "all_private_chats"][-1]
     commands = [c["command"] for c in private["commands"]]
     assert {"rapport", "lugnt", "mina_rapporter", "hjalp"} <= set(commands)
+    assert "niva" not in commands  # reporters do not see coordinators' commands
+
+
+async def test_coordinator_gets_a_menu_of_their_own(bot):
+    await registered(bot, 3070, role="coordinator", org_key="polisen")
+    calls = [p for m, p in bot.fake.calls if m == "setMyCommands"]
+    mine = [c for c in calls if c["scope"]["type"] == "chat" and c["scope"]["chat_id"] == 3070]
+    assert "niva" in [c["command"] for c in mine[-1]["commands"]]
 
 
 async def test_blocked_reporter_is_marked_inactive_and_back_when_writing(bot, fake):

@@ -72,6 +72,7 @@ class BotUnderTest:
         while True:
             fetched = await self.poller.poll_once(0)
             await self.application.update_queue.join()
+            await self.services.drain()
             if not fetched and not self.fake.pending_update_count():
                 return
 
