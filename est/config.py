@@ -10,7 +10,7 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import time
+from datetime import date, time
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -185,6 +185,57 @@ class Schedule(_Model):
     grace_minutes: int = Field(120, ge=0)
 
 
+class Analysis(_Model):
+    """Rules of the suggested level (see est.analysis) and of the alerts built on it."""
+
+    window_days: int = Field(3, ge=1, le=28)
+    half_life_days: float = Field(2.0, gt=0)
+    multi_org_bonus: float = Field(1.5, ge=1)
+    multi_org_min: int = Field(2, ge=2)
+    checklist_weight: float = Field(10.0, ge=0)
+    yellow_at: float = Field(6.0, gt=0)
+    red_at: float = Field(15.0, gt=0)
+    # The same suggestion for an area is not alerted again within this many hours.
+    alert_cooldown_hours: float = Field(12.0, ge=0)
+    hotspot_threshold: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Self:
+        if self.red_at <= self.yellow_at:
+            raise ValueError("red_at måste vara större än yellow_at")
+        return self
+
+    def rules(self):
+        """The domain's SuggestionRules with this deployment's numbers."""
+        from est.analysis import SuggestionRules
+
+        return SuggestionRules(
+            window_days=self.window_days, half_life_days=self.half_life_days,
+            multi_org_bonus=self.multi_org_bonus, multi_org_min=self.multi_org_min,
+            checklist_weight=self.checklist_weight, yellow_at=self.yellow_at,
+            red_at=self.red_at,
+        )
+
+
+class SchoolHoliday(_Model):
+    name: Text
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Self:
+        if self.end < self.start:
+            raise ValueError("end måste vara samma dag som start eller senare")
+        return self
+
+
+class RiskDate(_Model):
+    """A date of the year known to bring unrest (nyår, Valborg, Halloween …), as MM-DD."""
+
+    name: Text
+    day: Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+
 class DeploymentConfig(_Model):
     kommun: Text
     timezone: Annotated[str, AfterValidator(_check_timezone)] = "Europe/Stockholm"
@@ -194,6 +245,9 @@ class DeploymentConfig(_Model):
     categories: list[Category] = Field(min_length=1)
     reporting: Reporting = Field(default_factory=Reporting)
     schedule: Schedule = Field(default_factory=Schedule)
+    analysis: Analysis = Field(default_factory=Analysis)
+    school_holidays: list[SchoolHoliday] = Field(default_factory=list)
+    risk_dates: list[RiskDate] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
