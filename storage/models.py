@@ -246,11 +246,67 @@ class Insats(SQLModel, table=True):
     followup_by_member_id: int | None = Field(default=None, foreign_key="members.id")
 
 
+class Broadcast(SQLModel, table=True):
+    """One scheduled post for one period (e.g. the briefing of 2026-11-27), claimed once.
+
+    The unique (kind, period) row is committed before anything is sent, so two
+    processes, a restart or a DST change can never produce a second briefing.
+    """
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (UniqueConstraint("kind", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)
+    period: str = Field(max_length=32)
+    scheduled_for: datetime = _utc()
+    created_at: datetime = _utc()
+    status: str = Field(default="sending", max_length=16)  # sending | done | skipped | stale
+    late: bool = False
+    # What to send, rendered once when claimed, so a resumed run sends the same text.
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class Delivery(SQLModel, table=True):
+    """One recipient of one broadcast: written before sending, marked after."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("broadcast_id", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(foreign_key="broadcasts.id", index=True)
+    chat_id: int = _bigint()
+    member_id: int | None = Field(default=None, foreign_key="members.id")
+    group_id: int | None = Field(default=None, foreign_key="groups.id")
+    status: str = Field(default="pending", max_length=16)  # pending | sent | failed | blocked
+    attempts: int = 0
+    message_ids: list[int] = Field(default_factory=list, sa_type=JSON)
+    last_error: str | None = Field(default=None, max_length=300)
+    sent_at: datetime | None = _utc(default=None)
+
+
+class AgendaItem(SQLModel, table=True):
+    """Something a coordinator flagged for the Thursday meeting (agenda points 5–7)."""
+
+    __tablename__ = "agenda_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # beslut | samordning | informera
+    text: str = Field(max_length=300)
+    area_key: str | None = Field(default=None, max_length=32)
+    created_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    created_at: datetime = _utc(index=True)
+    resolved_at: datetime | None = _utc(default=None)
+
+
 __all__ = [
+    "AgendaItem",
     "Alert",
     "AlertMessage",
     "AreaLevel",
+    "Broadcast",
     "Checklist",
+    "Delivery",
     "Event",
     "Group",
     "InboxUpdate",
