@@ -17,9 +17,11 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.access import GATEKEEPER_GROUP, build_gatekeeper
+from bot.agenda import build_agenda_handlers
 from bot.checklist_dialog import build_checklist_handlers
 from bot.context import BotContext
 from bot.errors import on_error
+from bot.export import build_export_handlers
 from bot.groups import build_group_handlers
 from bot.levels import build_level_handlers
 from bot.member_commands import build_member_handlers
@@ -29,6 +31,7 @@ from bot.picture import build_picture_handlers
 from bot.planning import build_planning_handlers
 from bot.rate_limit import RetryingRateLimiter
 from bot.report_dialog import build_report_handlers
+from bot.schedule import schedule_jobs
 from bot.services import Services
 from bot.telegram_io import answer
 from bot.updates import ChatSerialProcessor
@@ -75,6 +78,9 @@ def build_application(
     application.add_handlers(build_picture_handlers())
     application.add_handlers(build_checklist_handlers())
     application.add_handlers(build_planning_handlers())
+    application.add_handlers(build_agenda_handlers())
+    application.add_handlers(build_export_handlers())
     application.add_handler(CallbackQueryHandler(unknown_button))
     application.add_error_handler(on_error)
+    schedule_jobs(application)
     return application

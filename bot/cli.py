@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot import cli_export, cli_preview
 from est.config import ConfigError, DeploymentConfig, default_config_path, load_config
 from storage.members import ROLES
 
@@ -137,11 +138,14 @@ def parser() -> argparse.ArgumentParser:
     invite.add_argument("--org", required=True)
     invite.add_argument("--hours", type=float, default=72)
     invite.add_argument("--bot-username", help="botens användarnamn för t.me-länken")
+    cli_preview.add_parser(sub)
+    cli_export.add_parser(sub)
     return root
 
 
 COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "db": cmd_db,
-            "admin": cmd_admin_add, "invite": cmd_invite}
+            "admin": cmd_admin_add, "invite": cmd_invite, "preview": cli_preview.run,
+            "export": cli_export.run}
 
 
 def main(argv: list[str] | None = None) -> int:
