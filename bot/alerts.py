@@ -1,10 +1,406 @@
-"""Placeholder: the analysis after each stored report is being written."""
+"""The analysis step in the chat: suggestion alerts, urgent alerts and level announcements.
 
-from telegram import Bot
+After every stored report (``after_report``) the area is evaluated with
+``est.analysis.suggest_level``. When the suggestion ranks above the current level, the
+coordinator groups get one alert with "Höj till …" and "Behåll". There is at most one
+open suggestion per area: a burst of reports edits that alert instead of posting anew,
+and a suggestion of the same level is not alerted again within
+``analysis.alert_cooldown_hours`` after a decision. Reports in urgent categories alert
+the groups at once, whatever the level.
 
+What reaches a group is an aggregate of förmedlade reports only: the coordinators in a
+group come from several organisations, and an egen report must not show there, not
+even as a count in a score (est.visibility). An urgent egen report goes privately to
+the coordinators of its own organisation instead.
+
+Callback data: ``al:<alert id>:r`` (raise to the alert's level) and ``al:<alert id>:k``
+(keep). The level raised to is read from the stored alert, never from the button.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from telegram import Bot, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+
+from bot.context import BotContext
 from bot.services import Services
+from bot.telegram_io import answer, callback, keyboard
+from est import report_draft as flow
+from est.analysis import suggest_level
+from est.levels import Level, check_transition
+from est.report_draft import FORMEDLAD
+from est.visibility import free_text_allowed
+from storage import alerts as store
+from storage.facts import coordinator_groups, coordinators, field_members_for_area, report_facts
+from storage.levels import current_level, latest_checklist_strength, record_level
+from storage.members import member_by_user
+from storage.models import Alert, AlertMessage, AreaLevel, Member, Report
+from storage.reports import categories_of
 
+log = logging.getLogger(__name__)
+
+PREFIX = "al"
+RAISE, KEEP = "r", "k"
+KEEP_LABEL = "Behåll"
+# Field members hear about these levels; grönt is the normal state and needs no push.
+FIELD_LEVELS = (Level.GUL, Level.ROD, Level.ORANGE)
+# An edited report is not alerted twice as urgent within this window.
+URGENT_MEMORY = timedelta(days=14)
+
+# One lock per area and event loop: evaluation, decisions and /niva changes of one area
+# never interleave (there is one bot process; two pollers on one token get 409).
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def area_lock(area_key: str) -> asyncio.Lock:
+    locks = _locks.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(area_key, asyncio.Lock())
+
+
+def raise_label(level: Level) -> str:
+    return f"Höj till {level.value}"
+
+
+# ---------------------------------------------------------------- names
+
+def level_of(row: AreaLevel | None) -> Level:
+    """An area without any recorded change has grönt läge."""
+    return Level(row.level) if row is not None else Level.GRON
+
+
+async def who(services: Services, session, member_id: int | None) -> str:
+    """A decider as coordinators know them: first name and organisation."""
+    member = await session.get(Member, member_id) if member_id is not None else None
+    if member is None:
+        return "okänd"
+    org = services.config.organisation(member.org_key)
+    return f"{member.first_name} ({org.name if org else member.org_key})"
+
+
+def area_name(services: Services, area_key: str) -> str:
+    area = services.config.area(area_key)
+    return area.name if area else area_key
+
+
+# ---------------------------------------------------------------- delivery
+
+async def _send(bot: Bot, chat_id: int, text: str,
+                markup: InlineKeyboardMarkup | None = None) -> int | None:
+    """Send one message; on a group upgraded to a supergroup, to its new id. None on failure."""
+    try:
+        message = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                         reply_markup=markup, disable_web_page_preview=True)
+    except ChatMigrated as exc:
+        return await _send(bot, exc.new_chat_id, text, markup)
+    except TelegramError as exc:
+        log.warning("could not send to chat %s: %s", chat_id, exc)
+        return None
+    return message.message_id
+
+
+async def post_to_groups(services: Services, bot: Bot, text: str,
+                         markup: InlineKeyboardMarkup | None = None, *,
+                         skip_chat_ids: Iterable[int] = ()) -> list[tuple[int, int]]:
+    """Post to every active coordinator group; returns (chat_id, message_id) of each post."""
+    skip = set(skip_chat_ids)
+    async with services.db.session() as session:
+        chat_ids = [g.chat_id for g in await coordinator_groups(session) if g.chat_id not in skip]
+    posted = []
+    for chat_id in chat_ids:
+        message_id = await _send(bot, chat_id, text, markup)
+        if message_id is not None:
+            posted.append((chat_id, message_id))
+    return posted
+
+
+async def edit_posts(bot: Bot, posts: Iterable[AlertMessage], text: str,
+                     markup: InlineKeyboardMarkup | None = None) -> None:
+    """Edit an alert wherever it was posted; a vanished or unchanged message is fine."""
+    for post in posts:
+        try:
+            await bot.edit_message_text(text, chat_id=post.chat_id, message_id=post.message_id,
+                                        parse_mode=ParseMode.HTML, reply_markup=markup,
+                                        disable_web_page_preview=True)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                log.info("alert message %s in %s not edited: %s", post.message_id,
+                         post.chat_id, exc)
+        except TelegramError as exc:
+            log.warning("alert message %s in %s not edited: %s", post.message_id,
+                        post.chat_id, exc)
+
+
+async def notify_members(services: Services, bot: Bot, telegram_user_ids: Iterable[int],
+                         text: str) -> int:
+    """Private messages; a member who blocked the bot is marked inactive. Returns sent count."""
+    sent = 0
+    for user_id in telegram_user_ids:
+        try:
+            await bot.send_message(user_id, text, parse_mode=ParseMode.HTML,
+                                   disable_web_page_preview=True)
+            sent += 1
+        except Forbidden:
+            await _mark_inactive(services, user_id)
+        except TelegramError as exc:
+            log.warning("could not notify member %s: %s", user_id, exc)
+    return sent
+
+
+async def _mark_inactive(services: Services, telegram_user_id: int) -> None:
+    async with services.db.session() as session:
+        member = await member_by_user(session, telegram_user_id)
+        if member is not None and member.active:
+            member.active = False
+            session.add(member)
+            await session.commit()
+            log.info("member %s blocked the bot; marked inactive", member.id)
+
+
+# ---------------------------------------------------------------- level announcements
+
+async def announce_level(services: Services, bot: Bot, *, area_key: str, old: Level,
+                         new: Level, reason: str, decided_by: str, at: datetime,
+                         skip_chat_ids: Iterable[int] = ()) -> None:
+    """Push a level change to every coordinator group, and to the field when it matters.
+
+    Field members (active, unpaused reporters whose organisation works in the area) get
+    a short notice without reason or details for gult, rött and orange.
+    """
+    name = area_name(services, area_key)
+    text = services.render("levels", "changed", area_name=name, old=old, new=new,
+                           reason=reason, who=decided_by, at=at)
+    await post_to_groups(services, bot, text, skip_chat_ids=skip_chat_ids)
+    if new in FIELD_LEVELS:
+        async with services.db.session() as session:
+            members = await field_members_for_area(session, services.config, area_key)
+            user_ids = [m.telegram_user_id for m in members]
+        notice = services.render("levels", "field_notice", area_name=name, level=new, at=at)
+        await notify_members(services, bot, user_ids, notice)
+
+
+async def close_superseded(services: Services, bot: Bot, area_key: str, level: Level, *,
+                           member_id: int | None) -> None:
+    """After a level change by /niva: open suggestions it meets or exceeds are closed."""
+    async with area_lock(area_key), services.db.session() as session:
+        closed = []
+        for alert in await store.open_suggestions(session, area_key):
+            if Level(alert.level).rank <= level.rank:
+                store.decide(alert, status=store.CLOSED, member_id=member_id, now=services.now())
+                session.add(alert)
+                closed.append(alert)
+        await session.commit()
+        for alert in closed:
+            text, markup = await render_alert(services, session, alert, current=level)
+            await edit_posts(bot, await store.messages_of(session, alert.id), text, markup)
+
+
+# ---------------------------------------------------------------- rendering alerts
+
+async def render_alert(services: Services, session, alert: Alert, *,
+                       current: Level) -> tuple[str, InlineKeyboardMarkup | None]:
+    name = area_name(services, alert.area_key)
+    level = Level(alert.level)
+    if alert.status == store.OPEN:
+        text = services.render("levels", "suggestion_open", area_name=name, level=level,
+                               current=current, reasons=alert.reasons,
+                               updated_at=alert.updated_at)
+        markup = keyboard([[(raise_label(level), callback(PREFIX, alert.id, RAISE)),
+                            (KEEP_LABEL, callback(PREFIX, alert.id, KEEP))]])
+        return text, markup
+    decider = (await who(services, session, alert.decided_by_member_id)
+               if alert.decided_by_member_id is not None else None)
+    text = services.render("levels", "suggestion_decided", area_name=name, level=level,
+                           status=alert.status, reasons=alert.reasons, who=decider,
+                           at=alert.decided_at, current=current)
+    return text, None
+
+
+# ---------------------------------------------------------------- after a report
 
 async def after_report(services: Services, bot: Bot, report_id: int) -> None:
-    """Called in the background once a report is committed."""
-    return None
+    """Called in the background once a report is committed: urgent alert, then evaluation."""
+    async with services.db.session() as session:
+        report = await session.get(Report, report_id)
+        if report is None or report.withdrawn_at is not None:
+            return
+        category_keys = (await categories_of(session, [report_id]))[report_id]
+    await _alert_if_urgent(services, bot, report, category_keys)
+    await evaluate_area(services, bot, report.area_key)
+
+
+async def evaluate_area(services: Services, bot: Bot, area_key: str) -> None:
+    """Suggest a level for the area; alert or update the open alert when it is above the
+    current level. Also called after a completed checklist, without a triggering report."""
+    config = services.config
+    if config.area(area_key) is None:
+        return
+    async with area_lock(area_key):
+        now = services.now()
+        rules = config.analysis.rules()
+        async with services.db.session() as session:
+            rows = await report_facts(session, since=now - timedelta(days=rules.window_days),
+                                      until=now + timedelta(seconds=1), area_key=area_key)
+            facts = [fact for fact, sharing in rows if sharing == FORMEDLAD]
+            strength = await latest_checklist_strength(session, area_key)
+            suggestion = suggest_level(area_key, facts, config, now, strength, rules)
+            current = level_of(await current_level(session, area_key))
+            if suggestion.level.rank <= current.rank:
+                return
+            report_ids = [fact.report_id for fact in facts]
+            alert = await store.open_suggestion(session, area_key, lock=True)
+            if alert is not None:
+                changed = store.update_suggestion(
+                    alert, level=suggestion.level.value, score=suggestion.score,
+                    reasons=suggestion.reasons_sv, report_ids=report_ids, now=now)
+                session.add(alert)
+                await session.commit()
+                posts = await store.messages_of(session, alert.id)
+                text, markup = await render_alert(services, session, alert, current=current)
+                if changed:
+                    await edit_posts(bot, posts, text, markup)
+                # A group registered after the alert was first posted gets it too.
+                await _post_alert(services, bot, session, alert, text, markup,
+                                  skip_chat_ids=[p.chat_id for p in posts])
+                return
+            since = now - timedelta(hours=config.analysis.alert_cooldown_hours)
+            if await store.recently_decided(session, area_key, suggestion.level.value, since):
+                return
+            alert = await store.create_alert(
+                session, area_key=area_key, kind=store.SUGGESTION, now=now,
+                level=suggestion.level.value, score=suggestion.score,
+                reasons=suggestion.reasons_sv, report_ids=report_ids)
+            await session.commit()
+            text, markup = await render_alert(services, session, alert, current=current)
+            await _post_alert(services, bot, session, alert, text, markup)
+
+
+async def _post_alert(services: Services, bot: Bot, session, alert: Alert, text: str,
+                      markup: InlineKeyboardMarkup | None,
+                      skip_chat_ids: Iterable[int] = ()) -> None:
+    posted = await post_to_groups(services, bot, text, markup, skip_chat_ids=skip_chat_ids)
+    for chat_id, message_id in posted:
+        await store.add_message(session, alert.id, chat_id, message_id)
+    await session.commit()
+
+
+async def _alert_if_urgent(services: Services, bot: Bot, report: Report,
+                           category_keys: list[str]) -> None:
+    config = services.config
+    categories = [c for key in category_keys if (c := config.category(key)) is not None]
+    if not any(c.urgent for c in categories):
+        return
+    now = services.now()
+    async with area_lock(report.area_key), services.db.session() as session:
+        done = await store.alerted_urgent_report_ids(session, report.area_key,
+                                                     now - URGENT_MEMORY)
+        if report.id in done:
+            return  # an edit of a report that already alerted
+        urgent_labels = [c.label for c in categories if c.urgent]
+        alert = await store.create_alert(session, area_key=report.area_key, kind=store.URGENT,
+                                         now=now, reasons=urgent_labels,
+                                         report_ids=[report.id], status=store.INFO)
+        await session.commit()
+        formedlad = report.sharing == FORMEDLAD
+        context = _urgent_context(services, report, categories)
+        if formedlad:
+            text = services.render("levels", "urgent", **context, own_org=False,
+                                   text=report.text if free_text_allowed(True, config) else None)
+            await _post_alert(services, bot, session, alert, text, None)
+            return
+        # An egen report stays within its organisation: its coordinators, in private.
+        receivers = [m.telegram_user_id for m in await coordinators(session)
+                     if m.org_key == report.org_key]
+    text = services.render("levels", "urgent", **context, own_org=True, text=report.text)
+    await notify_members(services, bot, receivers, text)
+
+
+def _urgent_context(services: Services, report: Report, categories) -> dict:
+    config = services.config
+    place = None
+    if report.place_key:
+        known = config.place(report.area_key, report.place_key)
+        place = known.name if known else report.place_key
+    elif report.place_name:
+        place = report.place_name
+    elif report.lat is not None:
+        place = f"delad position ({report.lat:.4f}, {report.lon:.4f})"
+    return {
+        "area_name": area_name(services, report.area_key),
+        "place": place,
+        "categories": [c.label for c in categories],
+        "occurred_at": report.occurred_at,
+        "people": flow.PEOPLE_CHOICES.get(report.people or ""),
+        "severity": flow.SEVERITY_CHOICES.get(report.severity or 0),
+        "reference": report.reference or "",
+    }
+
+
+# ---------------------------------------------------------------- the buttons
+
+def _parse(data: str | None) -> tuple[int, str] | None:
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1].isdigit() \
+            or parts[2] not in (RAISE, KEEP):
+        return None
+    return int(parts[1]), parts[2]
+
+
+async def on_alert_button(update: Update, context: BotContext) -> None:
+    """A press on "Höj till …" or "Behåll": coordinators only, decided once."""
+    services, actor = context.services, context.actor
+    if actor is None or not actor.is_coordinator:
+        await answer(update, services.render("levels", "only_coordinators_decide"), alert=True)
+        return
+    parsed = _parse(update.callback_query.data)
+    if parsed is None:
+        await answer(update, services.render("levels", "ended"))
+        return
+    alert_id, action = parsed
+    async with services.db.session() as session:
+        alert = await session.get(Alert, alert_id)
+        if alert is None or alert.kind != store.SUGGESTION:
+            await answer(update, services.render("levels", "ended"))
+            return
+        area_key = alert.area_key
+    announcement = None
+    async with area_lock(area_key), services.db.session() as session:
+        alert = await store.lock_alert(session, alert_id)
+        current = level_of(await current_level(session, area_key))
+        if alert.status != store.OPEN:
+            await session.commit()  # nothing changed; release the row
+            await answer(update, services.render("levels", "already_decided"))
+        else:
+            now, level = services.now(), Level(alert.level)
+            decider = await who(services, session, actor.member_id)
+            if action == KEEP:
+                store.decide(alert, status=store.KEPT, member_id=actor.member_id, now=now)
+            elif not check_transition(current, level).allowed:
+                # The level already got there (or higher) another way: nothing to raise.
+                store.decide(alert, status=store.CLOSED, member_id=actor.member_id, now=now)
+            else:
+                reason = services.render("levels", "decision_reason", reasons=alert.reasons,
+                                         who=decider)
+                await record_level(session, area_key=area_key, level=level.value,
+                                   reason=reason, member_id=actor.member_id, now=now,
+                                   alert_id=alert.id)
+                store.decide(alert, status=store.RAISED, member_id=actor.member_id, now=now)
+                announcement = dict(area_key=area_key, old=current, new=level, reason=reason,
+                                    decided_by=decider, at=now)
+                current = level
+            session.add(alert)
+            await session.commit()
+            await answer(update)
+        text, markup = await render_alert(services, session, alert, current=current)
+        await edit_posts(context.bot, await store.messages_of(session, alert_id), text, markup)
+    if announcement is not None:
+        services.spawn(announce_level(services, context.bot, **announcement),
+                       f"level-{area_key}-alert-{alert_id}")

@@ -71,10 +71,11 @@ def build_application(
     application.add_handler(build_gatekeeper(), group=GATEKEEPER_GROUP)
     application.add_handlers(build_group_handlers())
     application.add_handlers(build_onboarding_handlers())
+    # Before the report dialog: a reply to a /niva reason prompt is not a report answer.
+    application.add_handlers(build_level_handlers())
     application.add_handlers(build_report_handlers())
     application.add_handlers(build_my_reports_handlers())
     application.add_handlers(build_member_handlers())
-    application.add_handlers(build_level_handlers())
     application.add_handlers(build_picture_handlers())
     application.add_handlers(build_checklist_handlers())
     application.add_handlers(build_planning_handlers())

@@ -37,6 +37,7 @@ COORDINATOR_COMMANDS = [
 ADMIN_COMMANDS = [("inbjudan", "Bjud in en person")]
 GROUP_COMMANDS = [
     ("lagesbild", "Samlad lägesbild"),
+    ("niva", "Ändra läge i ett område (samordnare)"),
     ("registrera_grupp", "Registrera gruppen (admin)"),
     ("hjalp", "Hjälp"),
 ]
