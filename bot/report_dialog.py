@@ -176,9 +176,16 @@ async def on_button(update: Update, context: BotContext) -> None:
             await answer(update, services.render("report", "ended"))
             return
         if row.status == store.SUBMITTED:
+            # A second press, or "Skicka" replayed after a crash between commit and
+            # receipt: the same report, and the receipt shown (again).
             report = await store.report_of_draft(session, row)
             await answer(update, services.render("report", "already_sent",
                                                  reference=report.reference if report else ""))
+            if report is not None:
+                await show(update, services.render(
+                    "report", "receipt", reference=report.reference,
+                    d=view(services, ReportDraft.from_json(row.data)),
+                    edited=row.editing_report_id is not None))
             return
         if row.status != store.OPEN:
             await answer(update, services.render("report", "ended"))
