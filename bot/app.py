@@ -28,7 +28,7 @@ from bot.member_commands import build_member_handlers
 from bot.my_reports import build_my_reports_handlers
 from bot.onboarding import build_onboarding_handlers
 from bot.picture import build_picture_handlers
-from bot.planning import build_planning_handlers
+from bot.planning import build_planning_handlers, schedule_followups
 from bot.rate_limit import RetryingRateLimiter
 from bot.report_dialog import build_report_handlers
 from bot.schedule import schedule_jobs
@@ -71,17 +71,19 @@ def build_application(
     application.add_handler(build_gatekeeper(), group=GATEKEEPER_GROUP)
     application.add_handlers(build_group_handlers())
     application.add_handlers(build_onboarding_handlers())
-    # Before the report dialog: a reply to a /niva reason prompt is not a report answer.
+    # Before the report dialog, whose text handler takes any typed text: a reply to a
+    # /niva reason prompt, or text for an open /handelse or /insats dialog, is not a report.
     application.add_handlers(build_level_handlers())
+    application.add_handlers(build_planning_handlers())
     application.add_handlers(build_report_handlers())
     application.add_handlers(build_my_reports_handlers())
     application.add_handlers(build_member_handlers())
     application.add_handlers(build_picture_handlers())
     application.add_handlers(build_checklist_handlers())
-    application.add_handlers(build_planning_handlers())
     application.add_handlers(build_agenda_handlers())
     application.add_handlers(build_export_handlers())
     application.add_handler(CallbackQueryHandler(unknown_button))
     application.add_error_handler(on_error)
     schedule_jobs(application)
+    schedule_followups(application)
     return application
