@@ -33,6 +33,8 @@ COORDINATOR_COMMANDS = [
     ("checklista", "Varningssignaler (Bilaga 3)"),
     ("handelse", "Registrera en kommande händelse"),
     ("insats", "Insatser och uppföljning"),
+    ("agenda", "Punkter till torsdagsmötet"),
+    ("export", "Exportera rapporter (CSV, Excel, karta)"),
 ]
 ADMIN_COMMANDS = [("inbjudan", "Bjud in en person")]
 GROUP_COMMANDS = [
