@@ -13,6 +13,8 @@ from telegram.ext import (
     BaseRateLimiter,
     CallbackQueryHandler,
     ContextTypes,
+    MessageHandler,
+    filters,
 )
 from telegram.request import BaseRequest
 
@@ -33,7 +35,7 @@ from bot.rate_limit import RetryingRateLimiter
 from bot.report_dialog import build_report_handlers
 from bot.schedule import schedule_jobs
 from bot.services import Services
-from bot.telegram_io import answer
+from bot.telegram_io import answer, send
 from bot.updates import ChatSerialProcessor
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,10 @@ log = logging.getLogger(__name__)
 async def unknown_button(update: Update, context: BotContext) -> None:
     """Any button no handler claims (old bot version, forged data) still stops spinning."""
     await answer(update, context.services.render("report", "ended"))
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    await send(update, context.services.render("onboarding", "unknown_command"))
 
 
 def build_application(
@@ -83,6 +89,8 @@ def build_application(
     application.add_handlers(build_agenda_handlers())
     application.add_handlers(build_export_handlers())
     application.add_handler(CallbackQueryHandler(unknown_button))
+    application.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE,
+                                           unknown_command))
     application.add_error_handler(on_error)
     schedule_jobs(application)
     schedule_followups(application)

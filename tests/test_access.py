@@ -136,3 +136,8 @@ async def test_blocked_reporter_is_marked_inactive_and_back_when_writing(bot, fa
     assert [m.active for m in await members(bot)] == [False]
     await anna.send("/hjalp")
     assert [m.active for m in await members(bot)] == [True]
+
+
+async def test_unknown_command_gets_a_pointer_to_help(bot):
+    anna = await registered(bot, 3080)
+    assert "/hjalp" in (await anna.send("/finnsinte"))["text"]
