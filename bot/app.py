@@ -78,15 +78,15 @@ def build_application(
     application.add_handlers(build_group_handlers())
     application.add_handlers(build_onboarding_handlers())
     # Before the report dialog, whose text handler takes any typed text: a reply to a
-    # /niva reason prompt, or text for an open /handelse or /insats dialog, is not a report.
+    # /niva or /agenda prompt, or text for an open /handelse or /insats dialog, is not a report.
     application.add_handlers(build_level_handlers())
+    application.add_handlers(build_agenda_handlers())
     application.add_handlers(build_planning_handlers())
     application.add_handlers(build_report_handlers())
     application.add_handlers(build_my_reports_handlers())
     application.add_handlers(build_member_handlers())
     application.add_handlers(build_picture_handlers())
     application.add_handlers(build_checklist_handlers())
-    application.add_handlers(build_agenda_handlers())
     application.add_handlers(build_export_handlers())
     application.add_handler(CallbackQueryHandler(unknown_button))
     application.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE,

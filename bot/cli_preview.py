@@ -1,11 +1,105 @@
-"""Placeholder wiring; the command is being written."""
+"""``lagesbild preview digest|briefing|lagesbild [--date DATE] [--out DIR]``.
+
+Prints what the scheduled post would say and writes its PNGs, sending nothing and
+changing nothing in the database. With ``--date`` the post is composed as of that day
+at its scheduled local time (the digest's, the briefing's or the daily post's clock from
+the config, or 08:00/19:00/08:00 when that post is turned off); without it, as of now.
+"""
+
+from __future__ import annotations
 
 import argparse
+import asyncio
+import html
+import re
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+KINDS = ("digest", "briefing", "lagesbild")
+_DEFAULT_CLOCKS = {"digest": "08:00", "briefing": "19:00", "lagesbild": "08:00"}
+_TAG = re.compile(r"<[^>]+>")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    return None
+    preview = sub.add_parser("preview", help="visa ett schemalagt utskick utan att skicka det")
+    preview.add_argument("what", choices=KINDS,
+                         help="digest (torsdag), briefing (fredag) eller lagesbild (daglig)")
+    preview.add_argument("--date", type=_parse_date, default=None,
+                         help="datum ÅÅÅÅ-MM-DD (standard: nu)")
+    preview.add_argument("--out", default=".", help="katalog för bilderna (standard: här)")
+    preview.add_argument("--html", action="store_true",
+                         help="skriv texten med HTML-taggar, som den skickas")
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ogiltigt datum {value!r}: skriv ÅÅÅÅ-MM-DD") \
+            from None
+
+
+def scheduled_moment(config, what: str, day: date | None) -> datetime:
+    """The UTC moment the preview is composed for."""
+    if day is None:
+        return datetime.now(UTC)
+    from est.config import parse_clock
+
+    schedule = config.schedule
+    clock = {"digest": schedule.thursday_digest, "briefing": schedule.friday_briefing,
+             "lagesbild": schedule.lagesbild_daily}[what] or _DEFAULT_CLOCKS[what]
+    return datetime.combine(day, parse_clock(clock), tzinfo=config.tz).astimezone(UTC)
+
+
+def plain(text: str) -> str:
+    """Telegram HTML as a terminal shows it best: tags gone, entities decoded."""
+    return html.unescape(_TAG.sub("", text))
+
+
+async def _compose(config, database_url: str, what: str, moment: datetime):
+    from bot import posts
+    from bot.services import Services
+    from storage.db import Database
+
+    db = Database(database_url)
+    try:
+        services = Services(config=config, db=db, clock=lambda: moment)
+        compose = {"digest": posts.compose_digest, "briefing": posts.compose_briefing,
+                   "lagesbild": posts.compose_daily}[what]
+        return await compose(services, moment)
+    finally:
+        await db.dispose()
 
 
 def run(args: argparse.Namespace, settings) -> int:
-    return 2
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.cli import _config_path, _load
+
+    config = _load(_config_path(None, settings.config_path))
+    moment = scheduled_moment(config, args.what, args.date)
+    try:
+        post = asyncio.run(_compose(config, settings.database_url, args.what, moment))
+    except (DBAPIError, OSError) as error:  # no database, or not migrated
+        print(f"Kunde inte läsa databasen ({type(error).__name__}: {error}). "
+              "Kör först: lagesbild db upgrade", file=sys.stderr)
+        return 1
+    local = moment.astimezone(config.tz)
+    print(f"Förhandsvisning av {args.what} för {local:%Y-%m-%d %H:%M} ({config.timezone}) "
+          "– inget skickas.")
+    if post.skip_reason:
+        print(f"Utskicket hoppas över: {post.skip_reason}.")
+    show = (lambda text: text) if args.html else plain
+    for number, text in enumerate(post.texts, start=1):
+        print(f"\n----- meddelande {number} av {len(post.texts)} ({len(text)} tecken) -----")
+        print(show(text))
+    if post.images:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        print()
+        for image in post.images:
+            path = out / image.filename
+            path.write_bytes(image.png)
+            print(f"Bild: {path} ({len(image.png) // 1024} kB) – {show(image.caption)}")
+    return 0

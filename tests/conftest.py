@@ -74,4 +74,21 @@ async def registered(bot: BotUnderTest, user_id: int, first_name: str = "Anna",
     return person
 
 
-__all__ = ["invite_token", "make_admin", "registered"]
+async def file_report(person, *, area="Vivalla", place="Vivallaskolan",
+                      category="☐ Skadegörelse", severity="3 – Allvarligt", text=None,
+                      sharing="Förmedlad – alla samordnare", people="3–5") -> dict:
+    """Tap through /rapport as a reporter would; returns the receipt."""
+    await person.send("/rapport")
+    for label in [area, place, category, "Klar ✔", people, "Nu", severity]:
+        await person.click(label)
+    if text is None:
+        await person.click("Hoppa över")
+    else:
+        await person.send(text)
+    await person.click(sharing)
+    receipt = await person.click("✅ Skicka")
+    assert "Mottagen" in receipt["text"]
+    return receipt
+
+
+__all__ = ["file_report", "invite_token", "make_admin", "registered"]

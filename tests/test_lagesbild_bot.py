@@ -7,7 +7,7 @@ from storage.levels import record_level
 from storage.members import member_by_user
 from storage.models import Event, Insats
 from storage.reports import open_draft, submit_draft
-from tests.conftest import make_admin, registered
+from tests.conftest import file_report, make_admin, registered
 
 GROUP = -4101
 ADMIN = 5000
@@ -24,18 +24,8 @@ async def coordinator_group(bot, fake, chat_id: int = GROUP) -> None:
     assert "registrerad" in fake.last_bot_message(chat_id)["text"]
 
 
-async def report(person, *, area="Vivalla", place="Vivallaskolan", what="☐ Skadegörelse",
-                 severity="3 – Allvarligt", text=None, sharing="Förmedlad – alla samordnare"):
-    await person.send("/rapport")
-    for label in [area, place, what, "Klar ✔", "3–5", "Nu", severity]:
-        await person.click(label)
-    if text is None:
-        await person.click("Hoppa över")
-    else:
-        await person.send(text)
-    await person.click(sharing)
-    receipt = await person.click("✅ Skicka")
-    assert "Mottagen" in receipt["text"]
+async def report(person, what="☐ Skadegörelse", **choices):
+    await file_report(person, category=what, **choices)
 
 
 async def in_group(bot, fake, user_id: int, command: str, chat_id: int = GROUP) -> list[str]:

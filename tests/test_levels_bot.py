@@ -11,7 +11,7 @@ from est.levels import Level
 from storage.facts import report_facts
 from storage.levels import record_level
 from storage.models import Alert, AlertMessage, AreaLevel, Checklist, Member
-from tests.conftest import make_admin, registered
+from tests.conftest import file_report, make_admin, registered
 
 GROUP, OTHER_GROUP = -4001, -4002
 SKADA, STEN, HOT = "☐ Skadegörelse", "☐ Stenkastning", "☐ Hot/våld mot personal"
@@ -34,18 +34,8 @@ async def coordinator_group(bot, fake, chat_id: int = GROUP, admin_uid: int = 50
     assert "registrerad" in fake.last_bot_message(chat_id)["text"]
 
 
-async def report(person, area="Vivalla", place="Vivallaskolan", category=SKADA,
-                 severity=SERIOUS, sharing="Förmedlad – alla samordnare", text=None):
-    await person.send("/rapport")
-    for label in [area, place, category, "Klar ✔", "3–5", "Nu", severity]:
-        await person.click(label)
-    if text is None:
-        await person.click("Hoppa över")
-    else:
-        await person.send(text)
-    await person.click(sharing)
-    receipt = await person.click("✅ Skicka")
-    assert "Mottagen" in receipt["text"]
+async def report(person, **choices):
+    await file_report(person, **choices)
 
 
 async def suggestion_now(bot, area_key: str):
