@@ -145,7 +145,8 @@ class InboxUpdate(SQLModel, table=True):
     __tablename__ = "inbox_updates"
 
     update_id: int = _bigint(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    payload: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # none_as_null: an erased payload is SQL NULL, visible as such to an audit.
+    payload: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
     received_at: datetime = _utc()
     done_at: datetime | None = _utc(default=None, index=True)
 

@@ -57,8 +57,10 @@ async def test_unknown_user_is_refused_and_nothing_is_stored(bot):
     assert await count(bot, Member) == 0
     assert await count(bot, Report) == 0
     async with bot.services.db.session() as session:
-        payloads = (await session.exec(select(InboxUpdate.payload))).all()
-    assert payloads and all(p is None for p in payloads)
+        rows = (await session.exec(select(InboxUpdate.update_id))).all()
+        erased = (await session.exec(
+            select(InboxUpdate.update_id).where(InboxUpdate.payload.is_(None)))).all()
+    assert rows and sorted(erased) == sorted(rows)  # SQL NULL, not the JSON text 'null'
 
 
 async def test_double_send_gives_one_report(bot):

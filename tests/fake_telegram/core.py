@@ -62,30 +62,42 @@ class FakeTelegram(BotApi):
         token: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """Answer one call: (HTTP status, JSON body). Raises InjectedTimeout when injected."""
+        with self._cond:
+            try:
+                return self._answer(method, params, files, token)
+            finally:
+                self._cond.notify_all()  # whatever the bot did, wait_until re-checks
+
+    def _answer(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        files: Mapping[str, Upload] | None,
+        token: str | None,
+    ) -> tuple[int, dict[str, Any]]:
         entry = API_METHODS.get(method.lower())
         name = entry[0] if entry else method
-        with self._cond:
-            self.calls.append((name, dict(params)))
-            if token is not None and token != self.token:
-                return 401, ApiError(401, "Unauthorized").body()
-            try:
-                if entry is None:
-                    raise NotImplementedByFake(
-                        404, f"Not Found: method {method} not implemented by fake"
-                    )
-                call = Params(params, files)
-                fault = self._take_fault(name, call)
-                if fault and fault.kind != "timeout_after_send":
-                    self._fail(fault)
-                result = entry[1](self, call)
-                if fault:
-                    raise InjectedTimeout(f"{name} succeeded, then its response was lost")
-            except NotImplementedByFake as exc:
-                self.unimplemented_calls.append((name, dict(params)))
-                return exc.status, exc.body()
-            except ApiError as exc:
-                return exc.status, exc.body()
-            return 200, {"ok": True, "result": result}
+        self.calls.append((name, dict(params)))
+        if token is not None and token != self.token:
+            return 401, ApiError(401, "Unauthorized").body()
+        try:
+            if entry is None:
+                raise NotImplementedByFake(
+                    404, f"Not Found: method {method} not implemented by fake"
+                )
+            call = Params(params, files)
+            fault = self._take_fault(name, call)
+            if fault and fault.kind != "timeout_after_send":
+                self._fail(fault)
+            result = entry[1](self, call)
+            if fault:
+                raise InjectedTimeout(f"{name} succeeded, then its response was lost")
+        except NotImplementedByFake as exc:
+            self.unimplemented_calls.append((name, dict(params)))
+            return exc.status, exc.body()
+        except ApiError as exc:
+            return exc.status, exc.body()
+        return 200, {"ok": True, "result": result}
 
     def inject(
         self,
@@ -115,6 +127,11 @@ class FakeTelegram(BotApi):
                 check_group_id(migrate_to, "supergroup")
             fault = _Fault(entry[0], kind, chat_id, times, retry_after, migrate_to)
             self._faults.append(fault)
+
+    def clear_faults(self) -> None:
+        """Forget injected failures not used up yet (e.g. once the bot they were for died)."""
+        with self._cond:
+            self._faults.clear()
 
     def _take_fault(self, name: str, call: Params) -> _Fault | None:
         for fault in self._faults:

@@ -6,9 +6,10 @@ update Telegram would deliver. The bot polls from another thread, so every publi
 holds the lock.
 """
 
+import contextlib
 import copy
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -266,6 +267,25 @@ class World:
         """The parameters answerCallbackQuery got for this query (text, show_alert...)."""
         with self._cond:
             return copy.deepcopy(self._callback_queries[query_id].answer)
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` is true; False if ``timeout`` seconds pass first.
+
+        The predicate runs under the fake's lock, again after every Bot API call and every
+        queued update, so it may use the inspection methods.
+        """
+        with self._cond:
+            return self._cond.wait_for(predicate, max(timeout, 0.0))
+
+    @contextlib.contextmanager
+    def atomically(self) -> Iterator[None]:
+        """Hold the fake still: the bot's calls wait until the block ends.
+
+        User actions inside the block happen at the same moment for the bot, e.g. two
+        presses of one button before the bot could answer the first.
+        """
+        with self._cond:
+            yield
 
     def wait_for_long_polls(self, count: int, timeout: float = 5.0) -> None:
         """Block until exactly ``count`` getUpdates calls are waiting for updates."""
