@@ -14,21 +14,37 @@ from storage.members import group_by_chat, move_group, register_group
 log = logging.getLogger(__name__)
 
 
+# ``/registrera_grupp`` registers a coordinator group; with one of these words, a
+# briefing group that gets the Friday utsättning (and nothing else).
+GROUP_KINDS = {"": "coordinator", "samordning": "coordinator", "utsattning": "briefing",
+               "utsättning": "briefing"}
+
+
+def _kind_argument(context: BotContext) -> str | None:
+    word = " ".join(context.args or []).strip().lower()
+    return GROUP_KINDS.get(word)
+
+
 async def register(update: Update, context: BotContext) -> None:
     services, chat = context.services, update.effective_chat
     if context.actor is None or not context.actor.is_admin:
         await send(update, services.render("groups", "only_admins"))
         return
+    kind = _kind_argument(context)
+    if kind is None:
+        await send(update, services.render("groups", "unknown_kind"))
+        return
     async with services.db.session() as session:
         existing = await group_by_chat(session, chat.id)
-        if existing is not None and existing.active:
+        if existing is not None and existing.active and existing.kind == kind:
             await send(update, services.render("groups", "already_registered",
                                                title=chat.title or ""))
             return
         await register_group(session, chat_id=chat.id, title=chat.title or "",
-                             member_id=context.actor.member_id, now=services.now())
+                             member_id=context.actor.member_id, now=services.now(), kind=kind)
         await session.commit()
-    await send(update, services.render("groups", "registered", title=chat.title or ""))
+    macro = "registered_briefing" if kind == "briefing" else "registered"
+    await send(update, services.render("groups", macro, title=chat.title or ""))
 
 
 async def bot_added(update: Update, context: BotContext) -> None:

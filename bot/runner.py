@@ -11,6 +11,7 @@ from telegram.error import InvalidToken
 
 from bot.app import build_application
 from bot.commands_menu import publish_commands
+from bot.schedule import catch_up
 from bot.services import Services
 from bot.updates import DurablePoller
 from est.config import DeploymentConfig
@@ -36,10 +37,14 @@ async def serve(config: DeploymentConfig, *, token: str, database_url: str,
         log.error("Telegram avvisade BOT_TOKEN (ogiltig token).")
         await db.dispose()
         return 2
+    catching_up: asyncio.Task | None = None
     try:
         await publish_commands(application)
         await application.start()
         replayed = await poller.resume()
+        # Posts missed while down (sent late within the grace, else the admins are told),
+        # and broadcasts a restart interrupted. In a task: polling starts at once.
+        catching_up = asyncio.create_task(catch_up(application), name="schedule-catch-up")
         log.info("lägesbild for %s is running as @%s (%d update(s) replayed)",
                  config.kommun, application.bot.username, replayed)
         polling = asyncio.create_task(poller.run(), name="durable-poller")
@@ -60,8 +65,20 @@ async def serve(config: DeploymentConfig, *, token: str, database_url: str,
             log.warning("shutdown with updates still in hand; they are replayed at start")
         stopping.cancel()
     finally:
+        if catching_up is not None:
+            await _finish(catching_up)
         if application.running:
             await application.stop()
         await application.shutdown()
         await db.dispose()
     return 0
+
+
+async def _finish(task: asyncio.Task) -> None:
+    """Let the catch-up end its sends (a lease left behind delays a delivery 10 min)."""
+    try:
+        await asyncio.wait_for(task, DRAIN_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("catch-up still sending at shutdown; the rest is resumed at start")
+    except Exception:
+        log.exception("catch-up failed")
