@@ -90,7 +90,7 @@ _last_sent: dict[int, float] = {}
 
 def _sleeper(bot) -> Callable[[float], Awaitable[None]]:
     """The rate limiter's sleep (tests inject one that returns at once), else asyncio's."""
-    return getattr(getattr(bot, "rate_limiter", None), "_sleep", None) or asyncio.sleep
+    return getattr(getattr(bot, "rate_limiter", None), "sleep", None) or asyncio.sleep
 
 
 async def _pace(bot, chat_id: int) -> None:

@@ -26,7 +26,7 @@ class RetryingRateLimiter(AIORateLimiter):
         super().__init__(max_retries=max_retries, **kwargs)
         self.network_retries = network_retries
         self.first_pause = first_pause
-        self._sleep = sleep
+        self.sleep = sleep  # injectable: tests pass a no-op, delivery pacing reuses it
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
         pause = self.first_pause
@@ -42,6 +42,6 @@ class RetryingRateLimiter(AIORateLimiter):
                     raise
                 log.warning("%s failed (%s); retry %d in %.1fs", endpoint, exc,
                             attempt + 1, pause)
-                await self._sleep(pause)
+                await self.sleep(pause)
                 pause *= 2
         raise AssertionError("unreachable")
