@@ -39,8 +39,10 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
     async with services.db.session() as session:
         member = await member_by_user(session, user.id)
         group = None if chat.type == ChatType.PRIVATE else await group_by_chat(session, chat.id)
-        if member is not None and not member.active and chat.type == ChatType.PRIVATE:
-            member.active = True  # wrote to us again after blocking the bot
+        wrote = update.message is not None or update.callback_query is not None
+        if member is not None and not member.active and chat.type == ChatType.PRIVATE and wrote:
+            # Wrote to us again after blocking the bot (not Telegram's "blocked" notice).
+            member.active = True
             session.add(member)
             await session.commit()
     if member is not None:
@@ -50,7 +52,8 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
     if chat.type == ChatType.PRIVATE:
         if context.actor is not None or _command(update) == START:
             return
-        await _refuse(update, context)
+        if wrote:  # not for membership notices such as "blocked the bot"
+            await _refuse(update, context)
         raise ApplicationHandlerStop
 
     if group is not None and group.active:

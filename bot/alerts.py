@@ -13,6 +13,12 @@ group come from several organisations, and an egen report must not show there, n
 even as a count in a score (est.visibility). An urgent egen report goes privately to
 the coordinators of its own organisation instead.
 
+Every new message (an alert, an urgent alert, a level change, a field notice) goes
+through the outbox (bot.delivery.send_once) keyed by the Alert's or AreaLevel's id, so
+each group and member gets it once, also when it is pushed again after a restart; 403,
+supergroup upgrades and retries are handled there. Updating a posted alert stays a
+direct edit of that message.
+
 Callback data: ``al:<alert id>:r`` (raise to the alert's level) and ``al:<alert id>:k``
 (keep). The level raised to is read from the stored alert, never from the button.
 """
@@ -27,9 +33,10 @@ from datetime import datetime, timedelta
 
 from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from bot.context import BotContext
+from bot.delivery import Sent, send_once
 from bot.services import Services
 from bot.telegram_io import answer, callback, keyboard
 from est import report_draft as flow
@@ -40,7 +47,6 @@ from est.visibility import free_text_allowed
 from storage import alerts as store
 from storage.facts import coordinator_groups, coordinators, field_members_for_area, report_facts
 from storage.levels import current_level, latest_checklist_strength, record_level
-from storage.members import member_by_user
 from storage.models import Alert, AlertMessage, AreaLevel, Member, Report
 from storage.reports import categories_of
 
@@ -53,6 +59,9 @@ KEEP_LABEL = "Behåll"
 FIELD_LEVELS = (Level.GUL, Level.ROD, Level.ORANGE)
 # An edited report is not alerted twice as urgent within this window.
 URGENT_MEMORY = timedelta(days=14)
+# Outbox kinds (storage.outbox, ≤ 24 characters); the key is the Alert's or AreaLevel's id.
+ALERT_KIND, URGENT_KIND = "alert", "urgent"
+LEVEL_KIND, LEVEL_FIELD_KIND = "level", "level_field"
 
 # One lock per area and event loop: evaluation, decisions and /niva changes of one area
 # never interleave (there is one bot process; two pollers on one token get 409).
@@ -93,32 +102,25 @@ def area_name(services: Services, area_key: str) -> str:
 
 # ---------------------------------------------------------------- delivery
 
-async def _send(bot: Bot, chat_id: int, text: str,
-                markup: InlineKeyboardMarkup | None = None) -> int | None:
-    """Send one message; on a group upgraded to a supergroup, to its new id. None on failure."""
-    try:
-        message = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                         reply_markup=markup, disable_web_page_preview=True)
-    except ChatMigrated as exc:
-        return await _send(bot, exc.new_chat_id, text, markup)
-    except TelegramError as exc:
-        log.warning("could not send to chat %s: %s", chat_id, exc)
-        return None
-    return message.message_id
-
-
 async def post_to_groups(services: Services, bot: Bot, text: str,
-                         markup: InlineKeyboardMarkup | None = None, *,
-                         skip_chat_ids: Iterable[int] = ()) -> list[tuple[int, int]]:
-    """Post to every active coordinator group; returns (chat_id, message_id) of each post."""
+                         markup: InlineKeyboardMarkup | None = None, *, kind: str, key: str,
+                         skip_chat_ids: Iterable[int] = ()) -> list[Sent]:
+    """Post to every active coordinator group, once per (kind, key) and group.
+
+    Goes through the outbox (bot.delivery.send_once): calling again with the same key
+    (a restart, a repeated push) reaches only the groups that did not get it yet.
+    Returns where each new post landed; a group upgraded to a supergroup is reported
+    under its new id.
+    """
     skip = set(skip_chat_ids)
     async with services.db.session() as session:
         chat_ids = [g.chat_id for g in await coordinator_groups(session) if g.chat_id not in skip]
     posted = []
     for chat_id in chat_ids:
-        message_id = await _send(bot, chat_id, text, markup)
-        if message_id is not None:
-            posted.append((chat_id, message_id))
+        sent = await send_once(services, bot, kind=kind, key=key, chat_id=chat_id, text=text,
+                               markup=markup)
+        if sent is not None:
+            posted.append(sent)
     return posted
 
 
@@ -140,51 +142,51 @@ async def edit_posts(bot: Bot, posts: Iterable[AlertMessage], text: str,
 
 
 async def notify_members(services: Services, bot: Bot, telegram_user_ids: Iterable[int],
-                         text: str) -> int:
-    """Private messages; a member who blocked the bot is marked inactive. Returns sent count."""
+                         text: str, *, kind: str, key: str) -> int:
+    """Private messages, once per (kind, key) and member, through the outbox.
+
+    A member who blocked the bot (403) is marked inactive and the admins are told, by
+    bot.delivery. Returns how many were sent now.
+    """
     sent = 0
     for user_id in telegram_user_ids:
-        try:
-            await bot.send_message(user_id, text, parse_mode=ParseMode.HTML,
-                                   disable_web_page_preview=True)
+        if await send_once(services, bot, kind=kind, key=key, chat_id=user_id,
+                           text=text) is not None:
             sent += 1
-        except Forbidden:
-            await _mark_inactive(services, user_id)
-        except TelegramError as exc:
-            log.warning("could not notify member %s: %s", user_id, exc)
     return sent
-
-
-async def _mark_inactive(services: Services, telegram_user_id: int) -> None:
-    async with services.db.session() as session:
-        member = await member_by_user(session, telegram_user_id)
-        if member is not None and member.active:
-            member.active = False
-            session.add(member)
-            await session.commit()
-            log.info("member %s blocked the bot; marked inactive", member.id)
 
 
 # ---------------------------------------------------------------- level announcements
 
-async def announce_level(services: Services, bot: Bot, *, area_key: str, old: Level,
-                         new: Level, reason: str, decided_by: str, at: datetime,
+def level_text(services: Services, *, area_key: str, old: Level, new: Level, reason: str,
+               decided_by: str, at: datetime) -> str:
+    """The announcement of a level change, as the coordinator groups get it."""
+    return services.render("levels", "changed", area_name=area_name(services, area_key),
+                           old=old, new=new, reason=reason, who=decided_by, at=at)
+
+
+async def announce_level(services: Services, bot: Bot, *, level_id: int, area_key: str,
+                         old: Level, new: Level, reason: str, decided_by: str, at: datetime,
                          skip_chat_ids: Iterable[int] = ()) -> None:
     """Push a level change to every coordinator group, and to the field when it matters.
 
     Field members (active, unpaused reporters whose organisation works in the area) get
-    a short notice without reason or details for gult, rött and orange.
+    a short notice without reason or details for gult, rött and orange. Both go through
+    the outbox keyed by the AreaLevel row (``level_id``): announcing the same change
+    again, say after a restart, reaches only whoever did not get it yet.
     """
-    name = area_name(services, area_key)
-    text = services.render("levels", "changed", area_name=name, old=old, new=new,
-                           reason=reason, who=decided_by, at=at)
-    await post_to_groups(services, bot, text, skip_chat_ids=skip_chat_ids)
+    key = str(level_id)
+    text = level_text(services, area_key=area_key, old=old, new=new, reason=reason,
+                      decided_by=decided_by, at=at)
+    await post_to_groups(services, bot, text, kind=LEVEL_KIND, key=key,
+                         skip_chat_ids=skip_chat_ids)
     if new in FIELD_LEVELS:
         async with services.db.session() as session:
             members = await field_members_for_area(session, services.config, area_key)
             user_ids = [m.telegram_user_id for m in members]
-        notice = services.render("levels", "field_notice", area_name=name, level=new, at=at)
-        await notify_members(services, bot, user_ids, notice)
+        notice = services.render("levels", "field_notice",
+                                 area_name=area_name(services, area_key), level=new, at=at)
+        await notify_members(services, bot, user_ids, notice, kind=LEVEL_FIELD_KIND, key=key)
 
 
 async def close_superseded(services: Services, bot: Bot, area_key: str, level: Level, *,
@@ -286,9 +288,12 @@ async def evaluate_area(services: Services, bot: Bot, area_key: str) -> None:
 async def _post_alert(services: Services, bot: Bot, session, alert: Alert, text: str,
                       markup: InlineKeyboardMarkup | None,
                       skip_chat_ids: Iterable[int] = ()) -> None:
-    posted = await post_to_groups(services, bot, text, markup, skip_chat_ids=skip_chat_ids)
-    for chat_id, message_id in posted:
-        await store.add_message(session, alert.id, chat_id, message_id)
+    """Post an alert to the groups that do not have it yet; remember where it landed."""
+    kind = URGENT_KIND if alert.kind == store.URGENT else ALERT_KIND
+    posted = await post_to_groups(services, bot, text, markup, kind=kind, key=str(alert.id),
+                                  skip_chat_ids=skip_chat_ids)
+    for sent in posted:  # under the id it landed at: a supergroup's, after an upgrade
+        await store.add_message(session, alert.id, sent.chat_id, sent.message_id)
     await session.commit()
 
 
@@ -320,7 +325,7 @@ async def _alert_if_urgent(services: Services, bot: Bot, report: Report,
         receivers = [m.telegram_user_id for m in await coordinators(session)
                      if m.org_key == report.org_key]
     text = services.render("levels", "urgent", **context, own_org=True, text=report.text)
-    await notify_members(services, bot, receivers, text)
+    await notify_members(services, bot, receivers, text, kind=URGENT_KIND, key=str(alert.id))
 
 
 def _urgent_context(services: Services, report: Report, categories) -> dict:
@@ -389,12 +394,12 @@ async def on_alert_button(update: Update, context: BotContext) -> None:
             else:
                 reason = services.render("levels", "decision_reason", reasons=alert.reasons,
                                          who=decider)
-                await record_level(session, area_key=area_key, level=level.value,
-                                   reason=reason, member_id=actor.member_id, now=now,
-                                   alert_id=alert.id)
+                row = await record_level(session, area_key=area_key, level=level.value,
+                                         reason=reason, member_id=actor.member_id, now=now,
+                                         alert_id=alert.id)
                 store.decide(alert, status=store.RAISED, member_id=actor.member_id, now=now)
-                announcement = dict(area_key=area_key, old=current, new=level, reason=reason,
-                                    decided_by=decider, at=now)
+                announcement = dict(level_id=row.id, area_key=area_key, old=current, new=level,
+                                    reason=reason, decided_by=decider, at=now)
                 current = level
             session.add(alert)
             await session.commit()

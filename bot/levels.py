@@ -8,8 +8,10 @@ Where the pending choice lives: in the prompt itself. Its first line names the a
 the level ("✍ Skäl till Gult läge i Vivalla?"); the reply carries the prompt along as
 ``reply_to_message``, and the line is matched against the prompts the bot could have
 sent. Nothing is kept in memory or in a table, so a restart between the choice and the
-reply loses nothing, a replayed reply changes nothing twice, and it works in a group
-with privacy mode (the bot only sees replies to its own messages there). Every reply
+reply loses nothing, a replayed reply records nothing twice (it only finishes an
+announcement that a crash cut short: the pushes go through the outbox, keyed by the
+AreaLevel row, so nobody gets one twice), and it works in a group with privacy mode
+(the bot only sees replies to its own messages there). Every reply
 is checked again on arrival: the sender must be a coordinator, and the transition must
 still be allowed from the level that holds *now*. Any coordinator may answer a prompt;
 the one who answers is recorded as having decided.
@@ -31,6 +33,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot import alerts
 from bot.alerts import FIELD_LEVELS, area_lock, level_of, who
 from bot.context import BotContext
+from bot.delivery import send_once
 from bot.services import Services
 from bot.telegram_io import answer, callback, in_rows, keyboard, send, show
 from est.config import Area
@@ -262,7 +265,8 @@ async def on_reason(update: Update, context: BotContext) -> None:
     if len(reason) < REASON_MIN:
         await send(update, services.render("levels", "reason_too_short"))
         return
-    in_group = update.effective_chat.type != ChatType.PRIVATE
+    chat = update.effective_chat
+    in_group = chat.type != ChatType.PRIVATE
     async with area_lock(area.key), services.db.session() as session:
         row = await current_level(session, area.key)
         current = level_of(row)
@@ -279,32 +283,32 @@ async def on_reason(update: Update, context: BotContext) -> None:
                                      now=services.now())
             await session.commit()
         decider = await who(services, session, actor.member_id)
+        if replayed:
+            # Announced as it was then: from the level before that change.
+            previous = await level_history(session, area.key, limit=2)
+            current = level_of(previous[1] if len(previous) > 1 else None)
+    change = dict(area_key=area.key, old=current, new=level, reason=reason, decided_by=decider,
+                  at=row.set_at)
     if in_group and not replayed:
-        # This group gets the announcement here, as the answer; the others below.
-        await send(update, services.render("levels", "changed", area_name=area.name,
-                                           old=current, new=level, reason=reason, who=decider,
-                                           at=row.set_at))
+        # This group gets the announcement here, as the answer, through the outbox so
+        # that the push to the groups below does not post it here a second time.
+        await send_once(services, context.bot, kind=alerts.LEVEL_KIND, key=str(row.id),
+                        chat_id=chat.id, text=alerts.level_text(services, **change))
     else:
         await send(update, services.render("levels", "saved", area_name=area.name, new=level,
                                            notify_field=level in FIELD_LEVELS))
-    if replayed:
-        return  # a redelivered reply: recorded and announced the first time
-    services.spawn(
-        _after_change(services, context.bot, area_key=area.key, old=current, new=level,
-                      reason=reason, decided_by=decider, at=row.set_at,
-                      member_id=actor.member_id,
-                      skip_chat_ids=[update.effective_chat.id] if in_group else []),
-        f"level-{area.key}-{row.id}",
-    )
+    # Also for a replayed reply (a redelivered update after a crash): the outbox sends
+    # only what did not go out the first time.
+    services.spawn(_after_change(services, context.bot, level_id=row.id,
+                                 member_id=actor.member_id, **change),
+                   f"level-{area.key}-{row.id}")
 
 
-async def _after_change(services: Services, bot, *, area_key: str, old: Level, new: Level,
-                        reason: str, decided_by: str, at, member_id: int,
-                        skip_chat_ids: list[int]) -> None:
+async def _after_change(services: Services, bot, *, level_id: int, area_key: str, old: Level,
+                        new: Level, reason: str, decided_by: str, at, member_id: int) -> None:
     await alerts.close_superseded(services, bot, area_key, new, member_id=member_id)
-    await alerts.announce_level(services, bot, area_key=area_key, old=old, new=new,
-                                reason=reason, decided_by=decided_by, at=at,
-                                skip_chat_ids=skip_chat_ids)
+    await alerts.announce_level(services, bot, level_id=level_id, area_key=area_key, old=old,
+                                new=new, reason=reason, decided_by=decided_by, at=at)
 
 
 def build_level_handlers() -> list[BaseHandler]:

@@ -5,12 +5,22 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from bot.alerts import evaluate_area
+from bot.alerts import announce_level, evaluate_area
 from est.analysis import suggest_level
 from est.levels import Level
+from storage import outbox
 from storage.facts import report_facts
 from storage.levels import record_level
-from storage.models import Alert, AlertMessage, AreaLevel, Checklist, Member
+from storage.models import (
+    Alert,
+    AlertMessage,
+    AreaLevel,
+    Broadcast,
+    Checklist,
+    Delivery,
+    Group,
+    Member,
+)
 from tests.conftest import file_report, make_admin, registered
 
 GROUP, OTHER_GROUP = -4001, -4002
@@ -245,11 +255,15 @@ async def test_niva_in_group_with_reason_pushes_everywhere(bot, fake):
     [notice] = texts_since(fake, 2202, anna_before)
     assert "Gult läge i Vivalla" in notice and "Rykten" not in notice
 
-    # Replying to the same prompt again (or a redelivered update) changes nothing.
+    # Replying to the same prompt again (or a redelivered update) changes nothing, and
+    # pushes nothing twice: the groups and the field already got this change.
     fake.send_text(2201, "Rykten om samling vid torget på fredag", chat_id=GROUP,
                    reply_to=prompt["message_id"])
     await bot.settle()
     assert len(await rows(bot, AreaLevel)) == 1
+    assert len(texts_since(fake, OTHER_GROUP, other_before)) == 1
+    assert len(texts_since(fake, 2202, anna_before)) == 1
+    assert sum("Vivalla: Gult läge" in t for t in texts_since(fake, GROUP, 0)) == 1
 
     fake.send_text(2201, "/niva historik vivalla", chat_id=GROUP)
     await bot.settle()
@@ -389,3 +403,115 @@ async def test_niva_change_closes_the_open_suggestion_it_meets(bot, fake):
     await bot.settle()
     assert "redan" in fake.callback_answer(query["id"])["text"]
     assert [r.level for r in await rows(bot, AreaLevel)] == ["rött"]
+
+
+async def change_level(bot, area_key: str, level: str, reason: str) -> AreaLevel:
+    async with bot.services.db.session() as session:
+        row = await record_level(session, area_key=area_key, level=level, reason=reason,
+                                 member_id=None, now=bot.clock())
+        await session.commit()
+        return row
+
+
+async def push(bot, row: AreaLevel, old: Level = Level.GRON) -> None:
+    await announce_level(bot.services, bot.application.bot, level_id=row.id,
+                         area_key=row.area_key, old=old, new=Level(row.level), reason=row.reason,
+                         decided_by="Per (Polisen)", at=row.set_at)
+    await bot.settle()
+
+
+def count(fake, chat_id: int, needle: str) -> int:
+    return sum(needle in t for t in texts_since(fake, chat_id, 0))
+
+
+async def test_a_level_change_pushed_again_reaches_each_group_and_member_once(bot, fake):
+    await coordinator_group(bot, fake)
+    await coordinator_group(bot, fake, OTHER_GROUP)
+    await registered(bot, 2801, "Anna", org_key="nattvandrarna")
+    await registered(bot, 2802, "Bo", org_key="faltgruppen")
+    row = await change_level(bot, "vivalla", "gult", "Oro inför helgen")
+
+    await push(bot, row)
+    await bot.restart()  # as if the push ran again after a restart
+    await push(bot, row)
+    for chat_id in (GROUP, OTHER_GROUP):
+        assert count(fake, chat_id, "Vivalla: Gult läge") == 1
+    for uid in (2801, 2802):
+        assert count(fake, uid, "Gult läge i Vivalla") == 1
+    [group_push] = await rows(bot, Broadcast, Broadcast.kind == "level")
+    [field_push] = await rows(bot, Broadcast, Broadcast.kind == "level_field")
+    assert group_push.period == field_push.period == str(row.id)
+    for broadcast, chats in ((group_push, {GROUP, OTHER_GROUP}), (field_push, {2801, 2802})):
+        done = await rows(bot, Delivery, Delivery.broadcast_id == broadcast.id)
+        assert {d.chat_id for d in done} == chats
+        assert {d.status for d in done} == {outbox.SENT}
+
+    # A later change is a new push: everyone hears about it.
+    orange = await change_level(bot, "vivalla", "orange", "Efterarbete")
+    await push(bot, orange, Level.GUL)
+    assert count(fake, OTHER_GROUP, "Vivalla: Orange läge") == 1
+    assert count(fake, 2801, "Orange läge i Vivalla") == 1
+
+
+async def test_a_field_member_who_blocked_the_bot_is_marked_inactive_on_a_level_push(bot,
+                                                                                     fake):
+    await coordinator_group(bot, fake)  # admin 5000 registers it …
+    fake.send_text(5000, "/start")  # … and can be written to in private
+    await bot.settle()
+    await registered(bot, 2901, "Anna", org_key="nattvandrarna")
+    await registered(bot, 2902, "Bo", org_key="faltgruppen")
+    fake.block_bot(2902)
+    await bot.settle()  # Telegram's my_chat_member update about the block is handled first
+    admin_before = len(fake.bot_messages(5000))
+    row = await change_level(bot, "vivalla", "rött", "Bränder")
+
+    await push(bot, row)
+    [anna, bo] = await rows(bot, Member, col(Member.telegram_user_id).in_([2901, 2902]))
+    assert (anna.active, bo.active) == (True, False)
+    assert count(fake, 2901, "Rött läge i Vivalla") == 1
+    [field_push] = await rows(bot, Broadcast, Broadcast.kind == "level_field")
+    statuses = {d.chat_id: d.status
+                for d in await rows(bot, Delivery, Delivery.broadcast_id == field_push.id)}
+    assert statuses == {2901: outbox.SENT, 2902: outbox.BLOCKED}
+    [notice] = texts_since(fake, 5000, admin_before)
+    assert "kunde inte nå 1 mottagare" in notice and "Bo" in notice
+
+    # Pushed again: Bo is not tried again, and the admins are not told twice.
+    calls = len(fake.calls)
+    await push(bot, row)
+    assert [c for c in fake.calls[calls:] if c[0] == "sendMessage"] == []
+    assert len(fake.bot_messages(5000)) == admin_before + 1
+
+
+async def test_an_alert_to_a_group_upgraded_to_a_supergroup_lands_under_its_new_id(bot, fake):
+    await coordinator_group(bot, fake)
+    await registered(bot, 3001, "Per", role="coordinator", org_key="polisen")
+    anna = await registered(bot, 3002, "Anna", org_key="nattvandrarna")
+    bo = await registered(bot, 3003, "Bo", org_key="faltgruppen")
+    new_id = -1001234564001
+    fake.inject("sendMessage", "chat_migrated", chat_id=GROUP, migrate_to=new_id)
+
+    await report(anna)
+    await report(bo)
+    [post] = alert_posts(fake, new_id)
+    assert "Förslag: Gult läge i Vivalla" in post["text"]
+    [group] = await rows(bot, Group)
+    assert group.chat_id == new_id and group.active
+    [alert] = await rows(bot, Alert)
+    [message] = await rows(bot, AlertMessage)
+    assert (message.alert_id, message.chat_id, message.message_id) == (
+        alert.id, new_id, post["message_id"])
+    [sent] = await rows(bot, Delivery)
+    assert (sent.chat_id, sent.status) == (new_id, outbox.SENT)
+
+    # The burst edits that message in the supergroup; nothing is posted a second time.
+    await report(anna)
+    await report(bo)
+    [post] = alert_posts(fake, new_id)
+    assert "Förslag: Rött läge i Vivalla" in post["text"]
+    assert len(await rows(bot, AlertMessage)) == 1
+    fake.click(3001, post, "Höj till rött", chat_id=new_id)
+    await bot.settle()
+    [level] = await rows(bot, AreaLevel)
+    assert level.level == "rött"
+    assert count(fake, new_id, "Vivalla: Rött läge") == 1
