@@ -82,5 +82,17 @@ async def _refuse(update: Update, context: BotContext) -> None:
         await send(update, text)
 
 
+async def coordinator_here(update: Update, context: BotContext) -> bool:
+    """Coordinators and admins, in private or in a registered coordinator group."""
+    actor, chat = context.actor, update.effective_chat
+    if actor is None or not actor.is_coordinator:
+        return False
+    if chat.type == ChatType.PRIVATE:
+        return True
+    async with context.services.db.session() as session:
+        group = await group_by_chat(session, chat.id)
+    return group is not None and group.active and group.kind == "coordinator"
+
+
 def build_gatekeeper() -> TypeHandler:
     return TypeHandler(Update, gatekeeper)

@@ -36,13 +36,13 @@ from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.access import coordinator_here
 from bot.context import BotContext
 from bot.services import Services
 from bot.telegram_io import answer, callback, delete_quietly, in_rows, keyboard, send, show
 from est.config import DeploymentConfig
 from est.digest import AGENDA_KINDS, AgendaEntry, agenda_point, flagged_items
 from est.privacy import check_free_text
-from storage.members import group_by_chat
 from storage.models import AgendaItem, Member
 
 PREFIX = "ag"
@@ -118,18 +118,6 @@ async def resolve_item(session: AsyncSession, item_id: int, now: datetime
 
 
 # ---------------------------------------------------------------- who may
-
-async def _may_use(update: Update, context: BotContext) -> bool:
-    """Coordinators and admins, in private or in a registered coordinator group."""
-    actor, chat = context.actor, update.effective_chat
-    if actor is None or not actor.is_coordinator:
-        return False
-    if chat.type == ChatType.PRIVATE:
-        return True
-    async with context.services.db.session() as session:
-        group = await group_by_chat(session, chat.id)
-    return group is not None and group.active and group.kind == "coordinator"
-
 
 async def _refuse(update: Update, context: BotContext) -> None:
     text = context.services.render(TEMPLATE, "coordinators_only")
@@ -213,7 +201,7 @@ async def _ask(update: Update, context: BotContext, kind: str) -> None:
 # ---------------------------------------------------------------- handlers
 
 async def agenda_command(update: Update, context: BotContext) -> None:
-    if not await _may_use(update, context):
+    if not await coordinator_here(update, context):
         await _refuse(update, context)
         return
     await send(update, *await overview(context.services))
@@ -221,7 +209,7 @@ async def agenda_command(update: Update, context: BotContext) -> None:
 
 async def on_button(update: Update, context: BotContext) -> None:
     services = context.services
-    if not await _may_use(update, context):
+    if not await coordinator_here(update, context):
         await _refuse(update, context)
         return
     parts = (update.callback_query.data or "").split(":")
@@ -255,7 +243,7 @@ async def on_reply(update: Update, context: BotContext) -> None:
     kind = decode_prompt(message.reply_to_message)
     if kind is None:
         return
-    if not await _may_use(update, context):
+    if not await coordinator_here(update, context):
         await _refuse(update, context)
         return
     checked = check_free_text(message.text, max_len=TEXT_MAX)

@@ -31,6 +31,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import alerts
+from bot.access import coordinator_here
 from bot.alerts import FIELD_LEVELS, area_lock, level_of, who
 from bot.context import BotContext
 from bot.delivery import send_once
@@ -41,7 +42,6 @@ from est.levels import Level, allowed_targets, check_transition
 from est.privacy import check_free_text
 from messages import labels
 from storage.levels import current_level, level_history, record_level
-from storage.members import group_by_chat
 
 PREFIX = "lv"
 EMOJI = {Level.GRON: "🟢", Level.GUL: "🟡", Level.ROD: "🔴", Level.ORANGE: "🟠"}
@@ -55,18 +55,6 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 # ---------------------------------------------------------------- who may
-
-async def _may_change(update: Update, context: BotContext) -> bool:
-    """Coordinators and admins, in private or in a registered coordinator group."""
-    actor, chat = context.actor, update.effective_chat
-    if actor is None or not actor.is_coordinator:
-        return False
-    if chat.type == ChatType.PRIVATE:
-        return True
-    async with context.services.db.session() as session:
-        group = await group_by_chat(session, chat.id)
-    return group is not None and group.active and group.kind == "coordinator"
-
 
 def _find_area(services: Services, text: str) -> Area | None:
     wanted = text.strip().casefold()
@@ -185,7 +173,7 @@ async def _ask_reason(update: Update, context: BotContext, area: Area, level: Le
 
 async def niva_command(update: Update, context: BotContext) -> None:
     services = context.services
-    if not await _may_change(update, context):
+    if not await coordinator_here(update, context):
         await send(update, services.render("levels", "only_coordinators"))
         return
     args = list(context.args or [])
@@ -206,7 +194,7 @@ async def niva_command(update: Update, context: BotContext) -> None:
 
 async def on_button(update: Update, context: BotContext) -> None:
     services = context.services
-    if not await _may_change(update, context):
+    if not await coordinator_here(update, context):
         await answer(update, services.render("levels", "only_coordinators"), alert=True)
         return
     parts = (update.callback_query.data or "").split(":")
@@ -252,7 +240,7 @@ async def on_reason(update: Update, context: BotContext) -> None:
     decoded = decode_prompt(services, message.reply_to_message)
     if decoded is None:
         return
-    if not await _may_change(update, context):
+    if not await coordinator_here(update, context):
         await send(update, services.render("levels", "only_coordinators"))
         return
     area, level = decoded
