@@ -5,15 +5,14 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot.alerts import after_report
 from bot.context import BotContext
-from bot.report_dialog import editable, render_step
+from bot.report_dialog import analyse_later, commit_report, editable, render_step
 from bot.telegram_io import answer, callback, in_rows, keyboard, send, show
 from est import report_draft as flow
 from est.report_draft import ReportDraft
 from messages import labels
 from storage import reports as store
-from storage.models import Member, Report
+from storage.models import Report
 
 CALM, MINE = "l", "m"
 
@@ -62,22 +61,17 @@ async def calm_button(update: Update, context: BotContext) -> None:
             return
         area = config.area(area_key)
         if area is None:
-            await answer(update, "Okänt område.")
+            await answer(update, services.render("report", "ended"))
             return
         now = services.now()
         data = ReportDraft(area=area.key, categories=[config.calm_category.key], people="0",
                            occurred_at=now.isoformat(), when_label="Nu")
         row.data = data.to_json()
-        member = await session.get(Member, actor.member_id)
-        report = await store.submit_draft(session, row, member, now=now,
-                                          year=now.astimezone(config.tz).year)
-        row.last_update_id = update.update_id
-        session.add(row)
-        await session.commit()
+        report = await commit_report(update, context, session, row, now)
     await answer(update)
     await show(update, services.render("report", "calm_done", reference=report.reference,
                                        area_name=area.name, moment=now))
-    services.spawn(after_report(services, context.bot, report.id), f"after-report-{report.id}")
+    analyse_later(context, report)
 
 
 async def my_reports(update: Update, context: BotContext) -> None:

@@ -8,6 +8,7 @@ a replayed update changes nothing twice. Callback data: ``r:<draft>:<action>[:<a
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
@@ -258,19 +259,31 @@ async def _submit(update, context: BotContext, session, row: DraftRow, data) -> 
             session.add(row)
             await session.commit()
             return
-    member = await session.get(Member, actor.member_id)
-    now = services.now()
-    report = await store.submit_draft(session, row, member, now=now,
-                                      year=now.astimezone(config.tz).year)
-    row.last_update_id = update.update_id
-    session.add(row)
-    await session.commit()
+    report = await commit_report(update, context, session, row, services.now())
     # Only now, with the report committed, does the reporter get a receipt.
     await answer(update)
     await show(update, services.render("report", "receipt", reference=report.reference,
                                        d=view(services, data),
                                        edited=row.editing_report_id is not None))
-    services.spawn(after_report(services, context.bot, report.id), f"after-report-{report.id}")
+    analyse_later(context, report)
+
+
+async def commit_report(update: Update, context: BotContext, session, row: DraftRow,
+                        now: datetime) -> Report:
+    """Store the draft as a report (exactly once) and commit; the receipt comes after."""
+    member = await session.get(Member, context.member.member_id)
+    report = await store.submit_draft(session, row, member, now=now,
+                                      year=now.astimezone(context.services.config.tz).year)
+    row.last_update_id = update.update_id
+    session.add(row)
+    await session.commit()
+    return report
+
+
+def analyse_later(context: BotContext, report: Report) -> None:
+    """Alerts and suggestions run after the reporter has the receipt."""
+    context.services.spawn(after_report(context.services, context.bot, report.id),
+                           f"after-report-{report.id}")
 
 
 def editable(services: Services, report: Report) -> bool:
