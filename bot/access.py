@@ -2,12 +2,15 @@
 
 Unknown people get one short refusal and nothing is kept of what they sent;
 unregistered groups get silence (and the bot leaves if a non-admin added it).
-Handlers after this point find ``context.actor`` set for registered members.
+An edited message is never new input for any handler: it stops here (a member
+in private is told so once per edit). Handlers after this point find
+``context.actor`` set for registered members.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -31,7 +34,20 @@ def _command(update: Update) -> str | None:
     return message.text.split()[0].split("@")[0].lower()
 
 
+def _invite_redemption(update: Update) -> bool:
+    """``/start <token>`` (an invite link): the one thing a stranger may send on.
+
+    A bare ``/start`` (the START button, a link that lost its token) is like any
+    other message from a stranger.
+    """
+    message = update.message
+    return (message is not None and _command(update) == START
+            and len(message.text.split()) > 1)
+
+
 async def gatekeeper(update: Update, context: BotContext) -> None:
+    if update.edited_channel_post is not None:
+        raise ApplicationHandlerStop  # the bot serves no channel
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None or user.is_bot:
         raise ApplicationHandlerStop
@@ -48,9 +64,11 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
     if member is not None:
         org = services.config.organisation(member.org_key)
         context.actor = Actor.of(member, org.kind if org else "annan")
+    if update.edited_message is not None:
+        await _ignore_edit(update, context)
 
     if chat.type == ChatType.PRIVATE:
-        if context.actor is not None or _command(update) == START:
+        if context.actor is not None or _invite_redemption(update):
             return
         if wrote:  # not for membership notices such as "blocked the bot"
             await _refuse(update, context)
@@ -71,6 +89,20 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
     if admin and _command(update) == REGISTER_GROUP:
         return
     await answer(update)
+    raise ApplicationHandlerStop
+
+
+async def _ignore_edit(update: Update, context: BotContext) -> NoReturn:
+    """An edit is no new input: a draft, a dialog step or a command never sees it.
+
+    A member in private hears why nothing happened; groups and strangers get
+    silence. A moving live location also arrives as edits: those are ignored
+    quietly, as one notice per position update would flood the chat.
+    """
+    edited = update.edited_message
+    if (edited.chat.type == ChatType.PRIVATE and context.actor is not None
+            and edited.location is None):
+        await send(update, context.services.render("fallbacks", "edited"))
     raise ApplicationHandlerStop
 
 

@@ -1,12 +1,12 @@
 """The analysis step in the chat: suggestion alerts, urgent alerts and level announcements.
 
 After every stored report (``after_report``) the area is evaluated with
-``est.analysis.suggest_level``. When the suggestion ranks above the current level, the
-coordinator groups get one alert with "Höj till …" and "Behåll". There is at most one
-open suggestion per area: a burst of reports edits that alert instead of posting anew,
-and a suggestion of the same level is not alerted again within
-``analysis.alert_cooldown_hours`` after a decision. Reports in urgent categories alert
-the groups at once, whatever the level.
+``est.analysis.suggest_level``. Whether and where to alert is decided by
+est.alert_policy (above the current level, one open suggestion per area, the cooldown
+``analysis.alert_cooldown_hours``, urgent categories whatever the level, egen urgent
+reports in private to their organisation's coordinators); this module fetches the
+facts, stores the alerts and posts them. The coordinator groups get an alert with
+"Höj till …" and "Behåll"; a burst of reports edits that alert instead of posting anew.
 
 What reaches a group is an aggregate of förmedlade reports only: the coordinators in a
 group come from several organisations, and an egen report must not show there, not
@@ -31,6 +31,7 @@ import weakref
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from sqlmodel import col, select
 from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
@@ -39,13 +40,17 @@ from bot.context import BotContext
 from bot.delivery import Sent, send_once
 from bot.services import Services
 from bot.telegram_io import answer, callback, keyboard
+from est import alert_policy as policy
+from est import posts as est_posts
+from est import recipients as est_recipients
 from est import report_draft as flow
-from est.analysis import suggest_level
+from est.analysis import ReportFact, suggest_level
 from est.levels import Level, check_transition
 from est.report_draft import FORMEDLAD
 from est.visibility import free_text_allowed
 from storage import alerts as store
-from storage.facts import coordinator_groups, coordinators, field_members_for_area, report_facts
+from storage import outbox
+from storage.facts import field_members_for_area, report_facts
 from storage.levels import current_level, latest_checklist_strength, record_level
 from storage.models import Alert, AlertMessage, AreaLevel, Member, Report
 from storage.reports import categories_of
@@ -57,11 +62,10 @@ RAISE, KEEP = "r", "k"
 KEEP_LABEL = "Behåll"
 # Field members hear about these levels; grönt is the normal state and needs no push.
 FIELD_LEVELS = (Level.GUL, Level.ROD, Level.ORANGE)
-# An edited report is not alerted twice as urgent within this window.
-URGENT_MEMORY = timedelta(days=14)
-# Outbox kinds (storage.outbox, ≤ 24 characters); the key is the Alert's or AreaLevel's id.
-ALERT_KIND, URGENT_KIND = "alert", "urgent"
-LEVEL_KIND, LEVEL_FIELD_KIND = "level", "level_field"
+URGENT_MEMORY = policy.URGENT_MEMORY
+# Outbox kinds (est.posts.PUSHES); the key is the Alert's or AreaLevel's id.
+ALERT_KIND, URGENT_KIND = est_posts.ALERT.kind, est_posts.URGENT.kind
+LEVEL_KIND, LEVEL_FIELD_KIND = est_posts.LEVEL.kind, est_posts.LEVEL_FIELD.kind
 
 # One lock per area and event loop: evaluation, decisions and /niva changes of one area
 # never interleave (there is one bot process; two pollers on one token get 409).
@@ -114,7 +118,8 @@ async def post_to_groups(services: Services, bot: Bot, text: str,
     """
     skip = set(skip_chat_ids)
     async with services.db.session() as session:
-        chat_ids = [g.chat_id for g in await coordinator_groups(session) if g.chat_id not in skip]
+        groups = est_recipients.coordinator_groups(await outbox.chats(session))
+    chat_ids = [r.chat_id for r in groups if r.chat_id not in skip]
     posted = []
     for chat_id in chat_ids:
         sent = await send_once(services, bot, kind=kind, key=key, chat_id=chat_id, text=text,
@@ -255,11 +260,19 @@ async def evaluate_area(services: Services, bot: Bot, area_key: str) -> None:
             strength = await latest_checklist_strength(session, area_key)
             suggestion = suggest_level(area_key, facts, config, now, strength, rules)
             current = level_of(await current_level(session, area_key))
-            if suggestion.level.rank <= current.rank:
+            if not policy.above_current(suggestion.level, current):
                 return
             report_ids = [fact.report_id for fact in facts]
             alert = await store.open_suggestion(session, area_key, lock=True)
-            if alert is not None:
+            last_decided = (None if alert is not None else
+                            await _last_decided_at(session, area_key, suggestion.level.value))
+            action = policy.suggestion_action(
+                suggestion.level, current, has_open=alert is not None,
+                last_decided_at=last_decided, now=now,
+                cooldown_hours=config.analysis.alert_cooldown_hours)
+            if action == policy.NO_ALERT:
+                return
+            if action == policy.UPDATE_OPEN:
                 changed = store.update_suggestion(
                     alert, level=suggestion.level.value, score=suggestion.score,
                     reasons=suggestion.reasons_sv, report_ids=report_ids, now=now)
@@ -273,9 +286,6 @@ async def evaluate_area(services: Services, bot: Bot, area_key: str) -> None:
                 await _post_alert(services, bot, session, alert, text, markup,
                                   skip_chat_ids=[p.chat_id for p in posts])
                 return
-            since = now - timedelta(hours=config.analysis.alert_cooldown_hours)
-            if await store.recently_decided(session, area_key, suggestion.level.value, since):
-                return
             alert = await store.create_alert(
                 session, area_key=area_key, kind=store.SUGGESTION, now=now,
                 level=suggestion.level.value, score=suggestion.score,
@@ -283,6 +293,16 @@ async def evaluate_area(services: Services, bot: Bot, area_key: str) -> None:
             await session.commit()
             text, markup = await render_alert(services, session, alert, current=current)
             await _post_alert(services, bot, session, alert, text, markup)
+
+
+async def _last_decided_at(session, area_key: str, level: str) -> datetime | None:
+    """When a suggestion of this level for the area was last raised or kept (the cooldown)."""
+    query = (select(Alert.decided_at)
+             .where(Alert.area_key == area_key, Alert.kind == store.SUGGESTION,
+                    Alert.level == level, col(Alert.status).in_(store.DECIDED),
+                    col(Alert.decided_at).is_not(None))
+             .order_by(col(Alert.decided_at).desc()).limit(1))
+    return (await session.exec(query)).first()
 
 
 async def _post_alert(services: Services, bot: Bot, session, alert: Alert, text: str,
@@ -297,39 +317,48 @@ async def _post_alert(services: Services, bot: Bot, session, alert: Alert, text:
     await session.commit()
 
 
+def _fact_of(report: Report, category_keys: list[str]) -> ReportFact:
+    return ReportFact(
+        report_id=report.id, area_key=report.area_key, place_key=report.place_key,
+        place_name=report.place_name, org_key=report.org_key,
+        category_keys=tuple(category_keys), people=report.people, severity=report.severity,
+        occurred_at=report.occurred_at, withdrawn=report.withdrawn_at is not None)
+
+
 async def _alert_if_urgent(services: Services, bot: Bot, report: Report,
                            category_keys: list[str]) -> None:
     config = services.config
-    categories = [c for key in category_keys if (c := config.category(key)) is not None]
-    if not any(c.urgent for c in categories):
+    fact = _fact_of(report, category_keys)
+    labels = policy.urgent_labels(fact, config)
+    if not labels:
         return
     now = services.now()
     async with area_lock(report.area_key), services.db.session() as session:
         done = await store.alerted_urgent_report_ids(session, report.area_key,
-                                                     now - URGENT_MEMORY)
-        if report.id in done:
+                                                     now - policy.URGENT_MEMORY)
+        if not policy.urgent_due(fact, config, done):
             return  # an edit of a report that already alerted
-        urgent_labels = [c.label for c in categories if c.urgent]
         alert = await store.create_alert(session, area_key=report.area_key, kind=store.URGENT,
-                                         now=now, reasons=urgent_labels,
+                                         now=now, reasons=labels,
                                          report_ids=[report.id], status=store.INFO)
         await session.commit()
-        formedlad = report.sharing == FORMEDLAD
-        context = _urgent_context(services, report, categories)
-        if formedlad:
+        route = policy.urgent_route(report.sharing, report.org_key,
+                                    await outbox.people(session))
+        context = _urgent_context(services, report, category_keys)
+        if route.to_groups:
             text = services.render("levels", "urgent", **context, own_org=False,
                                    text=report.text if free_text_allowed(True, config) else None)
             await _post_alert(services, bot, session, alert, text, None)
             return
-        # An egen report stays within its organisation: its coordinators, in private.
-        receivers = [m.telegram_user_id for m in await coordinators(session)
-                     if m.org_key == report.org_key]
+    # An egen report stays within its organisation: its coordinators, in private.
     text = services.render("levels", "urgent", **context, own_org=True, text=report.text)
-    await notify_members(services, bot, receivers, text, kind=URGENT_KIND, key=str(alert.id))
+    await notify_members(services, bot, route.private_chat_ids, text, kind=URGENT_KIND,
+                         key=str(alert.id))
 
 
-def _urgent_context(services: Services, report: Report, categories) -> dict:
+def _urgent_context(services: Services, report: Report, category_keys: list[str]) -> dict:
     config = services.config
+    categories = [c for key in category_keys if (c := config.category(key)) is not None]
     place = None
     if report.place_key:
         known = config.place(report.area_key, report.place_key)

@@ -4,50 +4,61 @@ from __future__ import annotations
 
 import logging
 
-from telegram import (
-    Update,
-)
+from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     BaseRateLimiter,
-    CallbackQueryHandler,
     ContextTypes,
-    MessageHandler,
-    filters,
+    Defaults,
 )
 from telegram.request import BaseRequest
 
 from bot.access import GATEKEEPER_GROUP, build_gatekeeper
-from bot.agenda import build_agenda_handlers
-from bot.checklist_dialog import build_checklist_handlers
 from bot.context import BotContext
+from bot.dialogs.runtime import DialogEngine
 from bot.errors import on_error
-from bot.export import build_export_handlers
+from bot.fallbacks import build_fallback_handlers
+from bot.features.agenda import agenda_dialog
+from bot.features.checklist import dialog as checklist_dialog
+from bot.features.export import export_dialog
+from bot.features.levels import alert_buttons, niva
+from bot.features.members import invite
+from bot.features.planning import events, feedback, followup, insatser
+from bot.features.planning.followup import schedule_followups
+from bot.features.reports import calm, my_reports, report_dialog
 from bot.groups import build_group_handlers
-from bot.levels import build_level_handlers
 from bot.member_commands import build_member_handlers
-from bot.my_reports import build_my_reports_handlers
 from bot.onboarding import build_onboarding_handlers
-from bot.picture import build_picture_handlers
-from bot.planning import build_planning_handlers, schedule_followups
+from bot.picture import build_picture_handlers, picture_button
 from bot.rate_limit import RetryingRateLimiter
-from bot.report_dialog import build_report_handlers
 from bot.schedule import schedule_jobs
 from bot.services import Services
-from bot.telegram_io import answer, send
 from bot.updates import ChatSerialProcessor
 
 log = logging.getLogger(__name__)
 
-async def unknown_button(update: Update, context: BotContext) -> None:
-    """Any button no handler claims (old bot version, forged data) still stops spinning."""
-    await answer(update, context.services.render("report", "ended"))
-
-
-async def unknown_command(update: Update, context: BotContext) -> None:
-    await send(update, context.services.render("onboarding", "unknown_command"))
-
+# Buttons on posts that are not dialogs (same grammar, same strict parsing): prefix → handler.
+POST_ACTIONS = {
+    "lb": picture_button,
+    "al": alert_buttons.on_alert_press,
+}
+# Every conversation the bot holds, run by the one dialog engine (bot/dialogs).
+DIALOG_SPECS = [
+    report_dialog.DIALOG,
+    calm.DIALOG,
+    my_reports.DIALOG,
+    invite.DIALOG,
+    export_dialog.DIALOG,
+    checklist_dialog.DIALOG,
+    events.LIST_DIALOG,
+    events.DIALOG,
+    insatser.LIST_DIALOG,
+    insatser.DIALOG,
+    followup.DIALOG,
+    niva.DIALOG,
+    agenda_dialog.DIALOG,
+]
 
 def build_application(
     services: Services,
@@ -65,6 +76,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(ChatSerialProcessor(services.inbox, services.clock))
         .rate_limiter(rate_limiter or RetryingRateLimiter())
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
     )
     if base_url:
         builder = builder.base_url(base_url)
@@ -74,23 +86,28 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
     application.bot_data["services"] = services
+    engine = DialogEngine(DIALOG_SPECS, actions=POST_ACTIONS)
+    application.bot_data["dialogs"] = engine
     application.add_handler(build_gatekeeper(), group=GATEKEEPER_GROUP)
     application.add_handlers(build_group_handlers())
     application.add_handlers(build_onboarding_handlers())
+    application.add_handlers(invite.build_invite_handlers())
     # Before the report dialog, whose text handler takes any typed text: a reply to a
     # /niva or /agenda prompt, or text for an open /handelse or /insats dialog, is not a report.
-    application.add_handlers(build_level_handlers())
-    application.add_handlers(build_agenda_handlers())
-    application.add_handlers(build_planning_handlers())
-    application.add_handlers(build_report_handlers())
-    application.add_handlers(build_my_reports_handlers())
+    application.add_handlers(niva.build_niva_handlers())
+    application.add_handlers(agenda_dialog.build_agenda_handlers())
+    application.add_handlers(events.build_event_handlers())
+    application.add_handlers(insatser.build_insats_handlers())
+    application.add_handlers(feedback.build_feedback_handlers())
+    application.add_handlers(report_dialog.build_report_handlers())
+    application.add_handlers(calm.build_calm_handlers())
+    application.add_handlers(my_reports.build_my_reports_handlers())
     application.add_handlers(build_member_handlers())
     application.add_handlers(build_picture_handlers())
-    application.add_handlers(build_checklist_handlers())
-    application.add_handlers(build_export_handlers())
-    application.add_handler(CallbackQueryHandler(unknown_button))
-    application.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE,
-                                           unknown_command))
+    application.add_handlers(checklist_dialog.build_checklist_handlers())
+    application.add_handlers(export_dialog.build_export_handlers())
+    application.add_handlers(engine.handlers())
+    application.add_handlers(build_fallback_handlers())  # last: real handlers win
     application.add_error_handler(on_error)
     schedule_jobs(application)
     schedule_followups(application)

@@ -96,7 +96,7 @@ def cmd_admin_add(args, settings) -> int:
 
 
 def cmd_invite(args, settings) -> int:
-    from bot.onboarding import invite_link
+    from bot.features.members.invite import invite_link
     from storage.members import create_invite
     from storage.migrate import upgrade
 

@@ -1,9 +1,11 @@
-"""``lagesbild preview digest|briefing|lagesbild [--date DATE] [--out DIR]``.
+"""``lagesbild preview lagesbild|digest|briefing [--date DATE] [--out DIR]``.
 
 Prints what the scheduled post would say and writes its PNGs, sending nothing and
-changing nothing in the database. With ``--date`` the post is composed as of that day
-at its scheduled local time (the digest's, the briefing's or the daily post's clock from
-the config, or 08:00/19:00/08:00 when that post is turned off); without it, as of now.
+changing nothing in the database. The posts that can be previewed, their clocks and
+their composers come from their description (est.posts.PREVIEWS). With ``--date`` the
+post is composed as of that day at its scheduled local time (the post's clock from the
+config's ``[schedule]``, or the config's default clock when that post is turned off);
+without it, as of now.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-KINDS = ("digest", "briefing", "lagesbild")
-_DEFAULT_CLOCKS = {"digest": "08:00", "briefing": "19:00", "lagesbild": "08:00"}
+from est.posts import PREVIEWS, post_kind
+
+KINDS = tuple(p.kind for p in PREVIEWS)
 _TAG = re.compile(r"<[^>]+>")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     preview = sub.add_parser("preview", help="visa ett schemalagt utskick utan att skicka det")
     preview.add_argument("what", choices=KINDS,
-                         help="digest (torsdag), briefing (fredag) eller lagesbild (daglig)")
+                         help=", ".join(f"{p.kind} ({p.name})" for p in PREVIEWS))
     preview.add_argument("--date", type=_parse_date, default=None,
                          help="datum ÅÅÅÅ-MM-DD (standard: nu)")
     preview.add_argument("--out", default=".", help="katalog för bilderna (standard: här)")
@@ -44,12 +47,10 @@ def scheduled_moment(config, what: str, day: date | None) -> datetime:
     """The UTC moment the preview is composed for."""
     if day is None:
         return datetime.now(UTC)
-    from est.config import parse_clock
-
-    schedule = config.schedule
-    clock = {"digest": schedule.thursday_digest, "briefing": schedule.friday_briefing,
-             "lagesbild": schedule.lagesbild_daily}[what] or _DEFAULT_CLOCKS[what]
-    return datetime.combine(day, parse_clock(clock), tzinfo=config.tz).astimezone(UTC)
+    post = post_kind(what)
+    times = post.times(config.schedule)
+    clock = times[0][1] if times else post.default_clock()
+    return datetime.combine(day, clock, tzinfo=config.tz).astimezone(UTC)
 
 
 def plain(text: str) -> str:
@@ -65,9 +66,7 @@ async def _compose(config, database_url: str, what: str, moment: datetime):
     db = Database(database_url)
     try:
         services = Services(config=config, db=db, clock=lambda: moment)
-        compose = {"digest": posts.compose_digest, "briefing": posts.compose_briefing,
-                   "lagesbild": posts.compose_daily}[what]
-        return await compose(services, moment)
+        return await posts.compose(what, services, moment)
     finally:
         await db.dispose()
 

@@ -54,6 +54,11 @@ class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
         return self.application.bot_data["services"]
 
     @property
+    def dialogs(self):
+        """The dialog engine (bot.dialogs.runtime.DialogEngine) the wiring set up."""
+        return self.application.bot_data["dialogs"]
+
+    @property
     def member(self) -> Actor:
         """The registered sender; handlers behind the gatekeeper may rely on it."""
         if self.actor is None:

@@ -53,6 +53,7 @@ from telegram.error import (
 
 from bot.posts import Image, Post
 from bot.services import Services
+from est import posts as est_posts
 from storage import outbox
 from storage.members import group_by_chat, member_by_user, move_group
 from storage.models import Broadcast, Delivery, Group, Member
@@ -393,5 +394,6 @@ async def tell_admins_blocked(services: Services, bot, kind: str, outcomes: list
                          else await group_by_chat(session, o.chat_id))
                 names.append({"group": True,
                               "name": (group.title or str(o.chat_id)) if group else str(o.chat_id)})
-    text = services.render("delivery", "blocked", kind=kind, recipients=names)
+    text = services.render("delivery", "blocked", post_name=est_posts.name_of(kind),
+                           recipients=names)
     return await tell_admins(services, bot, text, key=key)

@@ -26,11 +26,11 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     log.error("error while handling update %s", update.update_id, exc_info=error)
     chat = update.effective_chat
-    if chat is None or chat.type != ChatType.PRIVATE:
-        return
     try:
-        await answer(update)
-        await send(update, context.services.render("member", "error"))
+        # A press is answered in any chat, or its button keeps spinning.
+        await answer(update, context.services.render("member", "error_short"))
+        if chat is not None and chat.type == ChatType.PRIVATE:
+            await send(update, context.services.render("member", "error"))
     except TelegramError as exc:
         log.warning("could not tell the user about the error: %s", exc)
 

@@ -41,9 +41,9 @@ async def my_data(update: Update, context: BotContext) -> None:
                 .where(Report.member_id == member.id)
             )
         ).one()
-    org = services.config.organisation(member.org_key)
     await send(update, services.render(
-        "member", "my_data", member=member, org_name=org.name if org else member.org_key,
+        "member", "my_data", member=member,
+        org_name=services.config.organisation_name(member.org_key),
         role_name=ROLE_LABELS[member.role], report_count=total, withdrawn_count=withdrawn))
 
 

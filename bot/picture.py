@@ -11,11 +11,14 @@ import logging
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import BotContext
+from bot.dialogs import callbacks
+from bot.dialogs.callbacks import Press
+from bot.dialogs.paging import pack_pages
 from bot.services import Services
-from bot.telegram_io import answer, callback, in_rows, keyboard, send
+from bot.telegram_io import answer, in_rows, keyboard, send
 from est.lagesbild import Picture, compose_picture, find_area
 from est.visibility import free_text_allowed
 from storage.members import group_by_chat
@@ -23,53 +26,7 @@ from storage.picture import picture_inputs
 
 log = logging.getLogger(__name__)
 
-PICTURE = "lb"
-TEXT_LIMIT = 4096
-SEPARATOR = "\n\n"
-
-
-def text_size(html: str) -> int:
-    """UTF-16 length of the HTML: an upper bound of what Telegram counts after parsing."""
-    return len(html.encode("utf-16-le")) // 2
-
-
-def _truncate(block: str, budget: int, marker: str) -> str:
-    """The block's first lines that fit in ``budget`` together with ``marker``.
-
-    Templates keep every line complete HTML, so cutting between lines never splits a tag.
-    """
-    kept: list[str] = []
-    for line in block.split("\n"):
-        if text_size("\n".join([*kept, line, marker])) > budget:
-            break
-        kept.append(line)
-    return "\n".join([*kept, marker])
-
-
-def pack_pages(header: str, continued: str, blocks: list[str], marker: str,
-               limit: int = TEXT_LIMIT) -> list[str]:
-    """Pack area blocks into messages of at most ``limit``, never splitting a block.
-
-    The first page starts with ``header``, later ones with ``continued``. A block that
-    does not fit on a page of its own is cut at a line boundary and ends with ``marker``.
-    """
-    pages: list[str] = []
-    current, has_block = header, False
-    for block in blocks:
-        candidate = current + SEPARATOR + block
-        if has_block and text_size(candidate) > limit:
-            pages.append(current)
-            current, has_block = continued, False
-            candidate = current + SEPARATOR + block
-        if text_size(candidate) <= limit:
-            current, has_block = candidate, True
-            continue
-        budget = limit - text_size(current + SEPARATOR)
-        pages.append(current + SEPARATOR + _truncate(block, budget, marker))
-        current, has_block = continued, False
-    if has_block or not pages:
-        pages.append(current)
-    return pages
+PICTURE = "lb"  # the zoom buttons under a full picture: lb:0:a:<area key>
 
 
 def render_pages(services: Services, picture: Picture, in_group: bool) -> list[str]:
@@ -126,7 +83,8 @@ async def _viewer(update: Update, context: BotContext) -> tuple[bool, str | None
 
 
 def _zoom_keyboard(services: Services):
-    buttons = [(area.name, callback(PICTURE, area.key)) for area in services.config.areas]
+    buttons = [(area.name, callbacks.build(PICTURE, 0, "a", area.key))
+               for area in services.config.areas]
     return keyboard(in_rows(buttons, 3))
 
 
@@ -155,16 +113,16 @@ async def picture_command(update: Update, context: BotContext) -> None:
     await _send_pages(update, pages, _zoom_keyboard(services) if zoom else None)
 
 
-async def picture_button(update: Update, context: BotContext) -> None:
+async def picture_button(update: Update, context: BotContext, press: Press) -> None:
+    """A zoom button (an engine action: the press is already strictly parsed)."""
     services = context.services
-    parts = update.callback_query.data.split(":")
     if update.effective_chat.type != ChatType.PRIVATE:
         await answer(update)
         return
     viewer = await _viewer(update, context)
     if viewer is None:
         return
-    area = services.config.area(parts[1]) if len(parts) == 2 else None
+    area = services.config.area(press.arg) if press.action == "a" else None
     if area is None:
         await answer(update, services.render("lagesbild", "unknown_button"))
         return
@@ -174,7 +132,4 @@ async def picture_button(update: Update, context: BotContext) -> None:
 
 
 def build_picture_handlers() -> list[BaseHandler]:
-    return [
-        CommandHandler("lagesbild", picture_command),
-        CallbackQueryHandler(picture_button, pattern=rf"^{PICTURE}:"),
-    ]
+    return [CommandHandler("lagesbild", picture_command)]

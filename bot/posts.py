@@ -16,6 +16,9 @@ broadcast, so a resumed run sends exactly the same thing (``Post.from_payload``)
   aggregated counts only, never free text or names.
 - ``compose_reminder``: the gentle "även lugnt räknas – /lugnt" nudge.
 
+Which composer makes which post is part of the post's description (est.posts.POSTS,
+``composer``); ``compose(kind, services, now)`` looks it up.
+
 Late runs: ``mark_late(services, post, scheduled_for)`` returns a copy whose first text
 starts with "⏰ Försenat utskick – planerat till <dag> kl. <HH:MM>." (template
 ``digest.late_marker``). The delivery side calls it (after composing, before storing the
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,10 +39,10 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.agenda import agenda_entries
-from bot.picture import pack_pages
+from bot.dialogs.paging import pack_pages
 from est import briefing as est_briefing
 from est import digest as est_digest
+from est import posts as est_posts
 from est.digest import AGENDA, LevelChange, LevelMatrix, level_matrix, matrix_since
 from est.lagesbild import (
     HISTORY,
@@ -51,6 +55,7 @@ from est.lagesbild import (
 from est.levels import Level
 from est.report_draft import FORMEDLAD
 from est.visibility import free_text_allowed
+from storage.agenda import agenda_entries
 from storage.facts import report_facts
 from storage.levels import latest_checklist_strength
 from storage.models import AreaLevel, Report
@@ -272,16 +277,41 @@ async def compose_reminder(services, now: datetime) -> Post:
     return Post(texts=[services.render("briefing", "reminder")])
 
 
+# ---------------------------------------------------------------- the composers of est.posts
+
+Composer = Callable[[Any, datetime], Awaitable[Post]]
+
+
+def composer_for(kind: str) -> Composer:
+    """The compose function of a scheduled post (est.posts.PostKind.composer).
+
+    Looked up when called, so a test that replaces ``bot.posts.compose_daily`` is heard.
+    """
+    return globals()[est_posts.post_kind(kind).composer]
+
+
+async def compose(kind: str, services, now: datetime) -> Post:
+    """Compose the scheduled post ``kind`` as of ``now``."""
+    return await composer_for(kind)(services, now)
+
+
+_missing = [p.composer for p in est_posts.POSTS if not callable(globals().get(p.composer))]
+if _missing:  # pragma: no cover - a wiring mistake, caught at import
+    raise ImportError(f"bot.posts has no composer {', '.join(_missing)}")
+
+
 __all__ = [
     "CAPTION_LIMIT",
     "TEXT_LIMIT",
     "Image",
     "Post",
     "briefing_data",
+    "compose",
     "compose_briefing",
     "compose_daily",
     "compose_digest",
     "compose_reminder",
+    "composer_for",
     "daily_pages",
     "digest_inputs",
     "digest_pages",

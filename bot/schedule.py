@@ -1,11 +1,12 @@
 """The weekly rhythm: lägesbild, Thursday digest, Friday briefing and reminders, on time.
 
-Every schedule in ``config.schedule`` becomes a calendar (cron) trigger in the
-deployment's zone: "Friday 19.00" stays 19.00 local on both sides of a DST change,
+What the posts are, when they go, to whom and per which period is described once, in
+est.posts.POSTS. Every switched-on schedule there becomes a calendar (cron) trigger in
+the deployment's zone: "Friday 19.00" stays 19.00 local on both sides of a DST change,
 which a 7-day interval would not. When a trigger fires, ``run_due`` works out the
 occurrence (the last scheduled moment not after now) and its period key, composes the
-post (bot.posts) and hands it to bot.delivery, whose outbox makes it once per period
-even with two processes, a restart or the periodic tick racing the trigger.
+post (bot.posts.compose) and hands it to bot.delivery, whose outbox makes it once per
+period even with two processes, a restart or the periodic tick racing the trigger.
 
 Jobs are in memory; the database is the truth. ``catch_up`` (at startup, and every
 minute as a safety tick) looks at each schedule's last occurrence: unclaimed and at
@@ -13,10 +14,8 @@ most ``grace_minutes`` old, it is sent now, marked late when more than ``ON_TIME
 has passed; older, the admins are told instead (once: a ``stale`` row is recorded).
 Then interrupted broadcasts are resumed and transient failures retried.
 
-Recipients: lägesbild and digest go to active coordinator groups; the briefing to
-every active, unpaused field member (role reporter) and to active briefing groups;
-a reminder to members who got the last briefing, are still active and unpaused, and
-have sent no report since 18.00 local that evening.
+Recipients: the candidates come from the database; who of them gets the post is
+decided by the post's audience rule in est.recipients.
 """
 
 from __future__ import annotations
@@ -33,37 +32,33 @@ from telegram.ext import Application
 
 from bot import delivery, posts
 from bot.services import Services
-from est.config import DeploymentConfig, parse_clock, parse_weekly
+from est import posts as est_posts
+from est import recipients as est_recipients
+from est.config import WEEKDAYS, DeploymentConfig
+from est.posts import FRIDAY, THURSDAY, Audience, PostKind
+from est.recipients import BRIEFING_REACH, evening_start
 from storage import outbox
-from storage.facts import coordinator_groups
-from storage.models import Broadcast, Group, Member, Report
+from storage.models import Broadcast, Member, Report
 
 log = logging.getLogger(__name__)
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler: Monday = 0
-THURSDAY, FRIDAY = 3, 4
+DAYS = WEEKDAYS  # APScheduler: Monday = 0
 # A run started later than this after its minute is marked late ("Försenat utskick").
 ON_TIME = timedelta(seconds=60)
-# A reminder follows the last briefing sent at most this long before it.
-BRIEFING_REACH = timedelta(days=7)
-EVENING_STARTS = time(18, 0)
 TICK_SECONDS = 60
-
-COMPOSERS = {
-    "lagesbild": "compose_daily",
-    "digest": "compose_digest",
-    "briefing": "compose_briefing",
-    "reminder": "compose_reminder",
-}
 
 
 @dataclass(frozen=True)
 class Plan:
-    """One schedule: a kind of post at a local time, every day or on one weekday."""
+    """One schedule: a kind of post (est.posts) at a local time, every day or on one weekday."""
 
     kind: str
     at: time
     weekday: int | None = None  # Monday = 0; None: every day
+
+    @property
+    def post(self) -> PostKind:
+        return est_posts.post_kind(self.kind)
 
     @property
     def name(self) -> str:
@@ -76,11 +71,8 @@ class Plan:
                            timezone=tz)
 
     def period(self, occurrence: datetime, tz) -> str:
-        """The key of one occurrence: its local date (reminders: date and time)."""
-        local = occurrence.astimezone(tz)
-        if self.kind == "reminder":
-            return f"{local:%Y-%m-%d %H:%M}"
-        return f"{local:%Y-%m-%d}"
+        """The key of one occurrence (est.posts: its local date; reminders: date and time)."""
+        return self.post.period(occurrence, tz)
 
 
 # One lock per schedule and event loop: the trigger and the tick never compose the same
@@ -95,19 +87,9 @@ def _lock(name: str) -> asyncio.Lock:
 
 
 def plans(config: DeploymentConfig) -> list[Plan]:
-    """The schedules switched on in the config."""
-    schedule = config.schedule
-    found = []
-    if schedule.lagesbild_daily:
-        found.append(Plan("lagesbild", parse_clock(schedule.lagesbild_daily)))
-    if schedule.thursday_digest:
-        found.append(Plan("digest", parse_clock(schedule.thursday_digest), THURSDAY))
-    if schedule.friday_briefing:
-        found.append(Plan("briefing", parse_clock(schedule.friday_briefing), FRIDAY))
-    for value in schedule.reminders:
-        weekday, at = parse_weekly(value)
-        found.append(Plan("reminder", at, weekday))
-    return found
+    """The schedules switched on in the config, in est.posts.POSTS order."""
+    return [Plan(post.kind, at, weekday)
+            for post, weekday, at in est_posts.scheduled(config.schedule)]
 
 
 def previous_occurrence(plan: Plan, tz, now: datetime) -> datetime | None:
@@ -135,36 +117,22 @@ def next_occurrences(plan: Plan, tz, start: datetime, count: int) -> list[dateti
 
 async def recipients_for(services: Services, plan: Plan,
                          occurrence: datetime) -> list[outbox.Recipient]:
+    """Fetch the candidates of the plan's audience; est.recipients decides who gets it."""
+    audience = plan.post.audience
     async with services.db.session() as session:
-        if plan.kind in ("lagesbild", "digest"):
-            return [(g.chat_id, None, g.id) for g in await coordinator_groups(session)]
-        if plan.kind == "briefing":
-            members = (await session.exec(
-                select(Member).where(Member.role == "reporter", col(Member.active).is_(True),
-                                     col(Member.paused).is_(False))
-                .order_by(col(Member.id)))).all()
-            groups = (await session.exec(
-                select(Group).where(Group.kind == "briefing", col(Group.active).is_(True))
-                .order_by(col(Group.id)))).all()
-            return ([(m.telegram_user_id, m.id, None) for m in members]
-                    + [(g.chat_id, None, g.id) for g in groups])
-        if plan.kind == "reminder":
+        if audience == Audience.COORDINATOR_GROUPS:
+            return est_recipients.coordinator_groups(await outbox.chats(session))
+        if audience == Audience.FIELD:
+            return est_recipients.briefing_recipients(await outbox.people(session),
+                                                      await outbox.chats(session))
+        if audience == Audience.UNREPORTED_BRIEFED:
             return await _reminder_recipients(services, session, occurrence)
-    raise ValueError(f"unknown schedule kind {plan.kind!r}")
-
-
-def evening_start(occurrence: datetime, tz) -> datetime:
-    """18.00 local of the evening the moment belongs to (a 00.30 reminder: the day before)."""
-    local = occurrence.astimezone(tz)
-    start = datetime.combine(local.date(), EVENING_STARTS, tzinfo=tz)
-    if start > local:
-        start = datetime.combine(local.date() - timedelta(days=1), EVENING_STARTS, tzinfo=tz)
-    return start.astimezone(occurrence.tzinfo)
+    raise ValueError(f"unknown audience {audience!r} of {plan.kind!r}")
 
 
 async def _reminder_recipients(services: Services, session,
                                occurrence: datetime) -> list[outbox.Recipient]:
-    briefing = await outbox.latest(session, "briefing", not_after=occurrence,
+    briefing = await outbox.latest(session, est_posts.BRIEFING.kind, not_after=occurrence,
                                    since=occurrence - BRIEFING_REACH)
     if briefing is None:
         log.info("reminder at %s: no briefing in the week before; nobody to remind", occurrence)
@@ -172,16 +140,14 @@ async def _reminder_recipients(services: Services, session,
     briefed = await outbox.sent_member_ids(session, briefing.id)
     if not briefed:
         return []
-    since = evening_start(occurrence, services.config.tz)
-    reported = set((await session.exec(
-        select(Report.member_id).where(col(Report.member_id).in_(briefed),
-                                       col(Report.received_at) >= since,
-                                       col(Report.received_at) <= occurrence))).all())
-    members = (await session.exec(
-        select(Member).where(col(Member.id).in_(briefed), col(Member.active).is_(True),
-                             col(Member.paused).is_(False))
-        .order_by(col(Member.id)))).all()
-    return [(m.telegram_user_id, m.id, None) for m in members if m.id not in reported]
+    tz = services.config.tz
+    reports = (await session.exec(
+        select(Report.member_id, Report.received_at)
+        .where(col(Report.member_id).in_(briefed),
+               col(Report.received_at) >= evening_start(occurrence, tz),
+               col(Report.received_at) <= occurrence))).all()
+    return est_recipients.reminder_recipients(await outbox.people(session, briefed),
+                                              [(m, at) for m, at in reports], occurrence, tz)
 
 
 # ---------------------------------------------------------------- running one occurrence
@@ -207,7 +173,7 @@ async def send_plan(services: Services, bot, plan: Plan, occurrence: datetime, *
     period = plan.period(occurrence, tz)
     if await _claimed(services, plan.kind, period) is not None:
         return None  # cheap check first: the digest's charts are not drawn for nothing
-    post = await getattr(posts, COMPOSERS[plan.kind])(services, occurrence)
+    post = await posts.compose(plan.kind, services, occurrence)
     if late and post.skip_reason is None:
         post = posts.mark_late(services, post, occurrence)
     recipients = await recipients_for(services, plan, occurrence)
@@ -256,7 +222,8 @@ async def _run_due(services: Services, bot, plan: Plan, now: datetime) -> str:
         await session.commit()
     log.warning("%s %s missed by %s (more than the grace); telling the admins, not sending",
                 plan.kind, period, age)
-    text = services.render("delivery", "stale", kind=plan.kind, scheduled_for=occurrence,
+    text = services.render("delivery", "stale", post_name=plan.post.name,
+                           scheduled_for=occurrence,
                            grace_minutes=services.config.schedule.grace_minutes)
     await delivery.tell_admins(services, bot, text, key=f"stale:{stale.id}")
     return "stale"
@@ -304,3 +271,20 @@ def schedule_jobs(application: Application) -> None:
         _tick, interval=TICK_SECONDS, first=TICK_SECONDS, name="utskick-kontroll",
         job_kwargs={"misfire_grace_time": TICK_SECONDS, "coalesce": True, "max_instances": 1},
     )
+
+
+__all__ = [
+    "FRIDAY",
+    "ON_TIME",
+    "THURSDAY",
+    "Plan",
+    "catch_up",
+    "evening_start",
+    "next_occurrences",
+    "plans",
+    "previous_occurrence",
+    "recipients_for",
+    "run_due",
+    "schedule_jobs",
+    "send_plan",
+]

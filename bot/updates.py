@@ -2,7 +2,10 @@
 
 ``DurablePoller`` replaces python-telegram-bot's Updater. It writes every
 fetched update to the inbox table *before* the next getUpdates call confirms
-it to Telegram, and replays unhandled inbox rows at start. ``ChatSerialProcessor``
+it to Telegram, replays unhandled inbox rows at start, and prunes handled rows
+once an hour. The offset it sends is the one the newest batch confirmed, and
+only while that batch is recent: after a week without updates Telegram may
+number the next one lower than any seen before. ``ChatSerialProcessor``
 handles updates of one chat in order and different chats concurrently, and
 marks each update done in the inbox when its handlers have run.
 """
@@ -27,6 +30,15 @@ POLL_TIMEOUT_S = 25
 MAX_BACKOFF_S = 60.0
 # Handled updates are kept (without content) this long; Telegram keeps its own 24 h.
 INBOX_KEEP = timedelta(days=2)
+# The offset of a batch is sent only this long after the batch arrived. Longer than
+# Telegram's 24 h, so a stored but unconfirmed batch is confirmed, not resent; much
+# shorter than the quiet week after which ids may restart lower, where an old offset
+# would confirm (drop) updates never fetched; and no longer than INBOX_KEEP, so an
+# update Telegram resends to a poll without offset is still known by its stored id.
+OFFSET_TRUSTED = INBOX_KEEP
+# How often the poll loop forgets handled updates older than INBOX_KEEP. Until then a
+# new update given the random id of an old one would be taken for a repeat.
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -91,12 +103,18 @@ class DurablePoller:
         self.clock = clock
         self.poll_timeout = poll_timeout
         self.offset: int | None = None
+        self._offset_from: datetime | None = None  # when the batch behind the offset came
+        self._pruned_at: datetime | None = None
         self._stopping = asyncio.Event()
 
     async def resume(self) -> int:
         """Queue what was stored but not handled before the last stop or crash."""
-        await self.inbox.prune(self.clock() - INBOX_KEEP)
-        self.offset = await self.inbox.next_offset()
+        await self.prune_if_due(force=True)
+        batch = await self.inbox.newest_batch()
+        if batch is None:
+            self.offset = self._offset_from = None
+        else:
+            self.offset, self._offset_from = batch.offset, batch.received_at
         pending = await self.inbox.pending()
         for _, payload in pending:
             await self._enqueue(payload)
@@ -106,18 +124,40 @@ class DurablePoller:
 
     async def poll_once(self, timeout: int = 0) -> int:  # noqa: ASYNC109 (Bot API long poll)
         """One getUpdates round; returns how many new updates were queued."""
+        await self.prune_if_due()
         updates = await self.application.bot.get_updates(
-            offset=self.offset, timeout=timeout, allowed_updates=Update.ALL_TYPES
+            offset=self._trusted_offset(), timeout=timeout, allowed_updates=Update.ALL_TYPES
         )
         if not updates:
             return 0
         payloads = {u.update_id: u.to_dict() for u in updates}
-        new_ids = await self.inbox.store(list(payloads.items()), self.clock())
-        # Only now may the next getUpdates confirm these updates to Telegram.
-        self.offset = max(payloads) + 1
+        received_at = self.clock()
+        new_ids = await self.inbox.store(list(payloads.items()), received_at)
+        # Only now may the next getUpdates confirm these updates to Telegram. Within a
+        # batch the ids are consecutive; across batches they may jump (see OFFSET_TRUSTED).
+        self.offset, self._offset_from = max(payloads) + 1, received_at
         for update_id in new_ids:
             await self._enqueue(payloads[update_id])
         return len(new_ids)
+
+    async def prune_if_due(self, *, force: bool = False) -> None:
+        """Forget handled updates older than INBOX_KEEP, at most every PRUNE_EVERY."""
+        now = self.clock()
+        if not force and self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        removed = await self.inbox.prune(now - INBOX_KEEP)
+        if removed:
+            log.debug("pruned %d handled update(s) from the inbox", removed)
+
+    def _trusted_offset(self) -> int | None:
+        """The offset, unless its batch is so old that the ids may have restarted."""
+        if self.offset is not None and self._offset_from is not None \
+                and self.clock() - self._offset_from > OFFSET_TRUSTED:
+            log.info("no updates for %s: polling without offset (ids may have restarted)",
+                     self.clock() - self._offset_from)
+            self.offset = self._offset_from = None
+        return self.offset
 
     async def run(self) -> None:
         """Poll until ``stop()``; network trouble backs off, never ends the loop."""

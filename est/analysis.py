@@ -3,7 +3,7 @@
 Suggested level for one area
 ----------------------------
 A report counts when it is in the area, not withdrawn, names at least one problem
-category (neither calm nor positive) and happened in the window
+category (``Category.is_problem``: neither calm nor positive) and happened in the window
 ``now - window_days < occurred_at <= now``. Each counted report contributes
 
     weight × recency × crowd × severity
@@ -108,13 +108,11 @@ def recency_factor(age: timedelta, half_life_days: float) -> float:
 
 
 def _problem_categories(fact: ReportFact, config: DeploymentConfig) -> list[Category]:
-    # Unknown keys are skipped: a report can outlive a category removed from the config.
-    found = (config.category(key) for key in fact.category_keys)
-    return [c for c in found if c is not None and not c.calm and not c.positive]
+    return config.problem_categories(fact.category_keys)
 
 
 def _is_calm(fact: ReportFact, config: DeploymentConfig) -> bool:
-    return any((c := config.category(key)) is not None and c.calm for key in fact.category_keys)
+    return any(c.calm for c in config.known_categories(fact.category_keys))
 
 
 def _base_weight(fact: ReportFact, problems: list[Category], rules: SuggestionRules) -> float:
@@ -246,7 +244,7 @@ def urgent_reports(facts: Iterable[ReportFact], config: DeploymentConfig) -> lis
         f
         for f in facts
         if not f.withdrawn
-        and any((c := config.category(key)) is not None and c.urgent for key in f.category_keys)
+        and any(c.urgent for c in config.known_categories(f.category_keys))
     ]
     return sorted(found, key=lambda f: f.occurred_at, reverse=True)
 
@@ -270,11 +268,8 @@ def place_label_key(fact: ReportFact) -> str | None:
 
 
 def _place_label(fact: ReportFact, config: DeploymentConfig) -> str:
-    if fact.place_key:
-        place = config.place(fact.area_key, fact.place_key)
-        if place is not None:
-            return place.name
-    return " ".join((fact.place_name or fact.place_key or "").split())
+    name = config.place_name(fact.area_key, fact.place_key, fact.place_name)
+    return " ".join((name or "").split())
 
 
 def trend(current_count: int, previous_counts: list[int]) -> str:

@@ -170,6 +170,12 @@ class Category(_Model):
             raise _error("en calm-kategori kan inte också vara urgent eller positive")
         return self
 
+    @property
+    def is_problem(self) -> bool:
+        """A problem is what is neither calm ("Lugnt") nor positive: it counts in levels,
+        hotspots, trends and problem counts."""
+        return not self.calm and not self.positive
+
 
 class Reporting(_Model):
     edit_window_minutes: int = Field(30, ge=0)
@@ -283,6 +289,43 @@ class DeploymentConfig(_Model):
 
     def categories_for(self, kind: OrgKind) -> list[Category]:
         return [c for c in self.categories if c.visible_to is None or kind in c.visible_to]
+
+    def known_categories(self, keys: Iterable[str]) -> list[Category]:
+        """The configured categories among ``keys``, in the order given; unknown keys are
+        skipped (a report can outlive a category removed from the config)."""
+        found = (self.category(key) for key in keys)
+        return [c for c in found if c is not None]
+
+    def problem_categories(self, keys: Iterable[str] | None = None) -> list[Category]:
+        """The problem categories (see ``Category.is_problem``): all of them in config
+        order, or the known ones among ``keys`` in the order given."""
+        chosen = self.categories if keys is None else self.known_categories(keys)
+        return [c for c in chosen if c.is_problem]
+
+    # Names for display: the configured name, else the key itself, so a report, level or
+    # button that outlived a config change still shows something recognisable.
+    def area_name(self, key: str) -> str:
+        area = self.area(key)
+        return area.name if area is not None else key
+
+    def place_name(self, area_key: str, place_key: str | None,
+                   typed: str | None = None) -> str | None:
+        """A configured place's name; else the name the reporter typed, else the key.
+
+        None only when there is neither a place key nor a typed name.
+        """
+        place = self.place(area_key, place_key) if place_key else None
+        if place is not None:
+            return place.name
+        return typed or place_key
+
+    def organisation_name(self, key: str) -> str:
+        org = self.organisation(key)
+        return org.name if org is not None else key
+
+    def category_label(self, key: str) -> str:
+        category = self.category(key)
+        return category.label if category is not None else key
 
 
 @dataclass(frozen=True)

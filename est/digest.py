@@ -174,18 +174,9 @@ class Digest:
 
 def _kinds(fact: ReportFact, config: DeploymentConfig) -> tuple[list[str], bool, bool]:
     """(problem category keys, calm, positive) of one report."""
-    problems, calm, positive = [], False, False
-    for key in fact.category_keys:
-        category = config.category(key)
-        if category is None:
-            continue
-        if category.calm:
-            calm = True
-        elif category.positive:
-            positive = True
-        else:
-            problems.append(key)
-    return problems, calm, positive
+    categories = config.known_categories(fact.category_keys)
+    return ([c.key for c in categories if c.is_problem], any(c.calm for c in categories),
+            any(c.positive for c in categories))
 
 
 def week_facts(config: DeploymentConfig, facts: Iterable[ReportFact],
@@ -214,7 +205,7 @@ def week_facts(config: DeploymentConfig, facts: Iterable[ReportFact],
                 last_problems += 1
                 last.update(keys)
         categories = [
-            CategoryChange(config.category(key).label, this[key], last[key])
+            CategoryChange(config.category_label(key), this[key], last[key])
             for key in sorted(set(this) | set(last),
                               key=lambda k: (-this[k], -last[k], order[k]))
         ]
@@ -246,12 +237,10 @@ def flagged_items(config: DeploymentConfig,
     for entry in sorted(entries, key=lambda e: (e.created_at, e.item_id)):
         if entry.kind not in flagged:
             continue
-        area = config.area(entry.area_key) if entry.area_key else None
-        org = config.organisation(entry.org_key) if entry.org_key else None
         flagged[entry.kind].append(FlaggedItem(
             item_id=entry.item_id, kind=entry.kind, text=" ".join(entry.text.split()),
-            area_name=area.name if area else None,
-            org_name=org.name if org else entry.org_key,
+            area_name=config.area_name(entry.area_key) if entry.area_key else None,
+            org_name=config.organisation_name(entry.org_key) if entry.org_key else None,
             created_at=entry.created_at,
         ))
     return flagged
@@ -433,7 +422,7 @@ def level_matrix(
     for change in sorted(changes, key=lambda c: c.set_at):
         if change.set_at <= now:
             history.setdefault(change.area_key, []).append(change)
-    problem_keys = {c.key for c in config.categories if not c.calm and not c.positive}
+    problem_keys = {c.key for c in config.problem_categories()}
     counts: Counter[tuple[str, int]] = Counter()
     for fact in facts:
         if fact.withdrawn or not problem_keys.intersection(fact.category_keys):

@@ -138,25 +138,22 @@ def export_rows(
     for r in records:
         if r.withdrawn or not _visible(r, viewer_org_key):
             continue
-        area = config.area(r.area_key)
-        place = config.place(r.area_key, r.place_key) if r.place_key else None
-        org = config.organisation(r.org_key)
         point = coordinates(r, config)
         text = r.text if free_text_in_export(r.sharing, r.org_key, viewer_org_key) else None
         rows.append(ExportRow(
             reference=r.reference,
             received=r.received_at.astimezone(tz),
             occurred=r.occurred_at.astimezone(tz),
-            area=area.name if area else r.area_key,
-            place=place.name if place else (r.place_name or ""),
+            area=config.area_name(r.area_key),
+            place=config.place_name(r.area_key, r.place_key, r.place_name) or "",
             lat=point[0] if point else None,
             lon=point[1] if point else None,
-            categories=tuple(c.label if (c := config.category(k)) else k
+            categories=tuple(config.category_label(k)
                              for k in sorted(r.category_keys, key=order_of)),
             people=PEOPLE_CHOICES.get(r.people, r.people or "") if r.people else "",
             severity=r.severity,
             sharing=SHARING_LABELS.get(r.sharing, "egen"),
-            organisation=org.name if org else r.org_key,
+            organisation=config.organisation_name(r.org_key),
             text=text or "",
         ))
     rows.sort(key=lambda row: (row.occurred, row.reference))

@@ -31,9 +31,9 @@ from est.analysis import (
     recurring_deviations,
     trend,
 )
-from est.checklist import swedish_public_holidays
 from est.config import DeploymentConfig
 from est.levels import Level
+from est.risk_days import LOV, known_risk_days
 from est.visibility import filter_visible, free_text_allowed
 
 PERIOD = timedelta(days=7)
@@ -192,11 +192,7 @@ def _one_line(text: str | None) -> str | None:
 
 
 def _place_of(fact: ReportFact, config: DeploymentConfig) -> str | None:
-    if fact.place_key:
-        place = config.place(fact.area_key, fact.place_key)
-        if place is not None:
-            return place.name
-    return _one_line(fact.place_name)
+    return config.place_name(fact.area_key, fact.place_key, _one_line(fact.place_name))
 
 
 def _week_counts(
@@ -212,8 +208,7 @@ def _week_counts(
 
 
 def _is_problem(fact: ReportFact, config: DeploymentConfig) -> bool:
-    return any((c := config.category(k)) is not None and not c.calm and not c.positive
-               for k in fact.category_keys)
+    return bool(config.problem_categories(fact.category_keys))
 
 
 def _area_picture(
@@ -242,11 +237,9 @@ def _area_picture(
     order = {c.key: i for i, c in enumerate(config.categories)}
     for fact in week:
         orgs.add(fact.org_key)
-        categories = sorted(
-            (c for k in fact.category_keys if (c := config.category(k)) is not None),
-            key=lambda c: order[c.key],
-        )
-        problem = [c for c in categories if not c.calm and not c.positive]
+        categories = sorted(config.known_categories(fact.category_keys),
+                            key=lambda c: order[c.key])
+        problem = [c for c in categories if c.is_problem]
         calm += any(c.calm for c in categories)
         positive += any(c.positive for c in categories)
         if not problem:
@@ -266,7 +259,7 @@ def _area_picture(
                 text=_one_line(texts.get(fact.report_id)) if show_text else None,
             ))
     category_counts = [
-        CategoryCount(config.category(key).label, count)
+        CategoryCount(config.category_label(key), count)
         for key, count in sorted(by_category.items(), key=lambda kv: (-kv[1], order[kv[0]]))
     ]
     notable.sort(key=lambda n: (not n.urgent, -n.occurred_at.timestamp()))
@@ -278,14 +271,14 @@ def _area_picture(
     recurring = recurring_deviations(mine, config, week_starts, threshold, rules=rules)
 
     level = level or LevelInfo(Level.GRON)
-    org = config.organisation(level.set_by_org_key) if level.set_by_org_key else None
     return AreaPicture(
         area_key=area.key,
         area_name=area.name,
         level=level.level,
         level_reason=_one_line(level.reason),
         level_set_by=level.set_by,
-        level_set_by_org=org.name if org else level.set_by_org_key,
+        level_set_by_org=(config.organisation_name(level.set_by_org_key)
+                          if level.set_by_org_key else None),
         level_set_at=level.set_at,
         reports=len(week),
         problem_reports=problems,
@@ -306,12 +299,10 @@ def _area_picture(
 
 
 def _planned(config: DeploymentConfig, insats: InsatsInfo, now: datetime) -> PlannedInsats:
-    place = config.place(insats.area_key, insats.place_key) if insats.place_key else None
-    org = config.organisation(insats.org_key)
     return PlannedInsats(
         what=insats.what,
-        place=place.name if place else _one_line(insats.place_name),
-        org_name=org.name if org else insats.org_key,
+        place=config.place_name(insats.area_key, insats.place_key, _one_line(insats.place_name)),
+        org_name=config.organisation_name(insats.org_key),
         starts_at=insats.starts_at,
         ends_at=insats.ends_at,
         running=insats.status == "running" or insats.starts_at <= now,
@@ -319,34 +310,25 @@ def _planned(config: DeploymentConfig, insats: InsatsInfo, now: datetime) -> Pla
 
 
 def risk_days(config: DeploymentConfig, now: datetime) -> list[RiskDay]:
-    """Risk dates, public holidays and school holidays in the coming two weeks."""
+    """Risk dates, public holidays and school holidays in the coming two weeks.
+
+    The days and their names come from ``est.risk_days.known_risk_days``, the rule every
+    message shares; this only shapes them for the lägesbild, digest and briefing.
+    """
     tz = config.tz
     today = now.astimezone(tz).date()
-    last = today + timedelta(days=UPCOMING.days)
+    known = known_risk_days(today, today + timedelta(days=UPCOMING.days),
+                            risk_dates=config.risk_dates,
+                            school_holidays=config.school_holidays)
 
     def noon(day: date) -> datetime:
         return datetime.combine(day, time(12), tzinfo=tz)
 
-    found: dict[date, list[str]] = {}
-    for year in sorted({today.year, last.year}):
-        for day, name in swedish_public_holidays(year).items():
-            if today <= day <= last:
-                found.setdefault(day, []).append(name)
-        for risk in config.risk_dates:
-            month, dom = (int(part) for part in risk.day.split("-"))
-            try:
-                day = date(year, month, dom)
-            except ValueError:  # 02-29 outside leap years
-                continue
-            if today <= day <= last and risk.name not in found.get(day, []):
-                found.setdefault(day, []).append(risk.name)
-    days = [RiskDay(noon(day), ", ".join(names)) for day, names in found.items()]
-    days += [
-        RiskDay(noon(max(h.start, today)), h.name, noon(h.end))
-        for h in config.school_holidays
-        if h.start <= last and h.end >= today
-    ]
-    return sorted(days, key=lambda r: (r.moment, r.name))
+    # In the order known_risk_days gives, which is also by moment: a lov under way
+    # (shown from today) comes first.
+    return [RiskDay(noon(max(r.first, today)), ", ".join(r.names),
+                    noon(r.last) if r.kind == LOV else None)
+            for r in known]
 
 
 def compose_picture(
@@ -389,8 +371,7 @@ def compose_picture(
         for key in keys
     ]
     only_shared = in_group or not viewer_org_key
-    viewer_org = None if only_shared else config.organisation(viewer_org_key)
-    viewer_name = viewer_org.name if viewer_org else (None if only_shared else viewer_org_key)
+    viewer_name = None if only_shared else config.organisation_name(viewer_org_key)
     return Picture(
         generated_at=now,
         period_start=now - PERIOD,

@@ -3,12 +3,18 @@
 A real episode runs grönt → gult → rött → orange → grönt (seed 002). Any level can be
 raised at once, because unrest does not wait for paperwork; lowering follows the episode
 so that the after-work in orange läge (informing residents and partners) is never skipped.
+Every change needs a short reason (``check_reason``): it is the record coordinators read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from est.privacy import check_free_text
+
+# A reason is a few words at least, and short enough to read in the announcement.
+REASON_MIN, REASON_MAX = 3, 400
 
 
 class Level(StrEnum):
@@ -103,3 +109,34 @@ def allowed_targets(current: Level) -> list[Level]:
     """The levels to offer as buttons, lowest first."""
     targets = [level for level in Level if check_transition(current, level).allowed]
     return sorted(targets, key=lambda level: level.rank)
+
+
+def refused_targets(current: Level) -> list[tuple[Level, str]]:
+    """The levels not offered from ``current``, each with why not (Swedish)."""
+    verdicts = {level: check_transition(current, level) for level in Level if level != current}
+    return [(level, verdict.reason_sv) for level, verdict in verdicts.items()
+            if not verdict.allowed]
+
+
+def level_named(name: str) -> Level | None:
+    """A level by its ASCII name (``GUL``), as buttons carry it; None for anything else."""
+    return Level.__members__.get(name) if name.isascii() else None
+
+
+@dataclass(frozen=True)
+class ReasonCheck:
+    """A typed reason: what to store, or why not."""
+
+    reason: str | None  # the text to store (contact details masked); None when refused
+    problem: str | None = None  # refused by est.privacy (a personnummer, too long)
+    too_short: bool = False
+    notice: str | None = None  # what was masked, to tell the coordinator
+
+
+def check_reason(text: str) -> ReasonCheck:
+    checked = check_free_text(text, max_len=REASON_MAX)
+    if not checked.ok:
+        return ReasonCheck(None, problem=checked.problem)
+    if len(checked.text) < REASON_MIN:
+        return ReasonCheck(None, too_short=True)
+    return ReasonCheck(checked.text, notice=checked.notice)

@@ -11,12 +11,16 @@ a thank-you. Everything is computed from an injected "now" in local time.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from est.checklist import swedish_public_holidays
+from est.privacy import check_free_text
+
+# Risk days follow one rule for every message (est.risk_days); re-exported for /handelse.
+from est.risk_days import RiskDay as RiskDay
+from est.risk_days import known_risk_days as known_risk_days
 
 # ---------------------------------------------------------------- limits
 
@@ -32,7 +36,8 @@ MAX_INSATS_LENGTH = timedelta(days=62)
 FEEDBACK_WINDOW = timedelta(days=14)
 
 # ---------------------------------------------------------------- dialog steps
-# Stored in the dialog row and shown nowhere; keep them short (ReportDraft.step ≤ 16).
+# Stored in the dialog row and shown nowhere; keep them short (Dialog.step ≤ 24). Rows
+# written before the dialog engine carry the same names, so they continue.
 
 EV_AREA, EV_WHAT, EV_DAY, EV_TIME, EV_WHEN_T, EV_CONFIRM = (
     "ev_area", "ev_what", "ev_day", "ev_time", "ev_when_t", "ev_confirm"
@@ -41,16 +46,28 @@ IN_AREA, IN_PLACE, IN_PLACE_T, IN_WHAT, IN_ORG, IN_PERIOD, IN_PERIOD_T, IN_CONFI
     "in_area", "in_place", "in_place_t", "in_what", "in_org", "in_period", "in_period_t",
     "in_confirm",
 )
-FU_COMMENT = "fu_comment"
+FU_ASK, FU_COMMENT = "fu_ask", "fu_comment"
 
 EVENT, INSATS, FOLLOWUP = "event", "insats", "followup"
 EVENT_STEPS = (EV_AREA, EV_WHAT, EV_DAY, EV_TIME, EV_CONFIRM)
 INSATS_STEPS = (IN_AREA, IN_PLACE, IN_WHAT, IN_ORG, IN_PERIOD, IN_CONFIRM)
 # Steps that wait for typed text, and the button step "Tillbaka" returns to.
 TYPED_PARENT = {EV_WHEN_T: EV_DAY, IN_PLACE_T: IN_PLACE, IN_PERIOD_T: IN_PERIOD}
-# Steps that accept typed text at all (the others want a button).
-TYPED_STEPS = frozenset({EV_WHAT, EV_DAY, EV_TIME, EV_WHEN_T, IN_PLACE, IN_PLACE_T, IN_WHAT,
-                         IN_PERIOD, IN_PERIOD_T, FU_COMMENT})
+# Steps that take typed free text (the other typed steps take a date or a period).
+FREE_TEXT_STEPS = frozenset({EV_WHAT, IN_WHAT, IN_PLACE, IN_PLACE_T})
+# The "Hela kommunen" (an event's area) / "Hela området" (an insats's place) choice.
+WHOLE = "-"
+
+
+class InvalidChoice(Exception):
+    """A press or typed answer that does not fit the step; the message is Swedish.
+
+    ``delete``: the person's own message should leave the chat (it held a personnummer).
+    """
+
+    def __init__(self, problem: str, *, delete: bool = False) -> None:
+        super().__init__(problem)
+        self.delete = delete
 
 
 @dataclass
@@ -143,6 +160,140 @@ def previous_step(draft: PlanDraft, step: str) -> str:
 def clean_text(text: str) -> str:
     """One line, single spaces: titles and places are shown in lists."""
     return " ".join(text.split())
+
+
+def next_step(draft: PlanDraft) -> str:
+    """The first step still to answer, else the confirmation."""
+    confirm = EV_CONFIRM if draft.kind == EVENT else IN_CONFIRM
+    return first_missing_step(draft) or confirm
+
+
+def choose(draft: PlanDraft, step: str, action: str, arg: str | None, *, config,
+           now_local: datetime) -> str:
+    """Apply one press to the draft and return the next step. Raises InvalidChoice.
+
+    Every value is checked against the config and the clock: callback data is
+    untrusted, and a button may be pressed long after it was shown. "Tillbaka",
+    "Avbryt" and "Spara" are not presses of a step (the dialog handles them).
+    """
+    if draft.kind == EVENT:
+        if step == EV_AREA and action == "a":
+            if arg != WHOLE and config.area(arg or "") is None:
+                raise InvalidChoice("Okänt område.")
+            draft.set_area(None if arg == WHOLE else arg)
+            return next_step(draft)
+        if step == EV_DAY and action == "d":
+            choices = {day.isoformat() for day, _ in event_day_choices(now_local.date())}
+            if arg not in choices:
+                raise InvalidChoice("Den dagen kan inte väljas längre. Välj igen.")
+            draft.day, draft.starts_at = arg, None
+            return EV_TIME
+        if step == EV_DAY and action == "dt":
+            draft.day = None
+            return EV_WHEN_T
+        if step == EV_TIME and action == "tt":
+            return EV_WHEN_T
+        if step == EV_TIME and action == "t":
+            if not draft.day or not (arg or "").isascii() or not (arg or "").isdigit() \
+                    or int(arg) > 23:
+                raise InvalidChoice("Okänd tid.")
+            moment = _at(date.fromisoformat(draft.day), time(int(arg)), now_local.tzinfo)
+            if moment < now_local:
+                raise InvalidChoice("Den tiden har redan varit.")
+            draft.starts_at = moment.astimezone(UTC).isoformat()
+            return next_step(draft)
+    elif draft.kind == INSATS:
+        if step == IN_AREA and action == "a":
+            if config.area(arg or "") is None:
+                raise InvalidChoice("Okänt område.")
+            draft.set_area(arg)
+            return next_step(draft)
+        if step == IN_PLACE and action == "p":
+            if arg != WHOLE and config.place(draft.area or "", arg or "") is None:
+                raise InvalidChoice("Okänd plats.")
+            draft.clear_place()
+            if arg == WHOLE:
+                draft.whole_area = True
+            else:
+                draft.place_key = arg
+            return next_step(draft)
+        if step == IN_PLACE and action == "pt":
+            return IN_PLACE_T
+        if step == IN_ORG and action == "o":
+            if config.organisation(arg or "") is None:
+                raise InvalidChoice("Okänd organisation.")
+            draft.org = arg
+            return next_step(draft)
+        if step == IN_PERIOD and action == "w":
+            period = preset_period(arg or "", now_local)
+            if period is None:
+                raise InvalidChoice("Den perioden går inte att välja längre. Välj igen.")
+            draft.starts_at, draft.ends_at = (m.astimezone(UTC).isoformat() for m in period)
+            draft.period_label = PERIOD_PRESETS[arg]
+            return next_step(draft)
+        if step == IN_PERIOD and action == "wt":
+            return IN_PERIOD_T
+    raise InvalidChoice("Den knappen gäller inte längre.")
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A typed answer that was taken: the next step, and what to tell the person."""
+
+    step: str
+    notice: str | None = None  # contact details were masked
+    delete: bool = False  # the person's own message leaves the chat
+
+
+def check_text(text: str, max_len: int, *, one_line: bool = True) -> tuple[str, str | None]:
+    """Free text as it may be stored, and a notice when contact details were masked.
+
+    Raises InvalidChoice (with ``delete``: a refused text leaves the chat).
+    """
+    checked = check_free_text(clean_text(text) if one_line else text.strip(), max_len=max_len)
+    if not checked.ok:
+        raise InvalidChoice(checked.problem, delete=True)
+    return checked.text, checked.notice
+
+
+def typed(draft: PlanDraft, step: str, text: str, *, now_local: datetime) -> Typed:
+    """Apply a typed answer (a title, a place, a date or a period). Raises InvalidChoice.
+
+    A personnummer refuses the text; a phone number or an e-mail address is masked,
+    and the original message should leave the chat (``Typed.delete``).
+    """
+    if step in FREE_TEXT_STEPS:
+        limit = {EV_WHAT: EVENT_TITLE_MAX, IN_WHAT: INSATS_WHAT_MAX}.get(step, PLACE_NAME_MAX)
+        checked, notice = check_text(text, limit)
+        if step in (EV_WHAT, IN_WHAT):
+            draft.what = checked
+        else:
+            draft.clear_place()
+            draft.place_name = checked
+        return Typed(next_step(draft), notice, delete=notice is not None)
+    try:
+        if step in (IN_PERIOD, IN_PERIOD_T):
+            start, end = parse_period(text, now_local)
+            draft.starts_at = start.astimezone(UTC).isoformat()
+            draft.ends_at = end.astimezone(UTC).isoformat()
+            draft.period_label = None
+        elif step in (EV_DAY, EV_TIME, EV_WHEN_T):
+            default_day = date.fromisoformat(draft.day) if draft.day and step != EV_DAY \
+                else None
+            moment = parse_moment(text, now_local, default_day=default_day)
+            if step == EV_DAY:
+                draft.day = None
+            draft.starts_at = moment.astimezone(UTC).isoformat()
+        else:
+            raise InvalidChoice("Välj med knapparna.")
+    except DateProblem as problem:
+        raise InvalidChoice(str(problem)) from problem
+    return Typed(next_step(draft))
+
+
+def followup_comment(text: str) -> tuple[str, str | None]:
+    """The uppföljning's comment as it may be stored (lines kept), and any notice."""
+    return check_text(text, FOLLOWUP_COMMENT_MAX, one_line=False)
 
 
 # ---------------------------------------------------------------- dates and times
@@ -429,66 +580,6 @@ def period_presets(now_local: datetime) -> list[tuple[str, str]]:
     """(key, label) of the presets that apply now, in button order."""
     return [(key, label) for key, label in PERIOD_PRESETS.items()
             if preset_period(key, now_local) is not None]
-
-
-# ---------------------------------------------------------------- risk days
-
-
-@dataclass(frozen=True)
-class RiskDay:
-    """A known risk day or period: a risk date, a public holiday or a school holiday."""
-
-    first: date
-    last: date
-    names: tuple[str, ...]
-    kind: str  # "dag" (risk date or helgdag) | "lov" (school holiday)
-
-    @property
-    def is_period(self) -> bool:
-        return self.last != self.first
-
-
-def known_risk_days(
-    start: date,
-    end: date,
-    *,
-    risk_dates: Iterable[Any] = (),
-    school_holidays: Iterable[Any] = (),
-    public_holidays: Callable[[int], dict[date, str]] = swedish_public_holidays,
-) -> list[RiskDay]:
-    """Risk days and school holidays touching ``[start, end]``, in date order.
-
-    ``risk_dates`` have ``.name`` and ``.day`` ("MM-DD", every year: nyår, Valborg,
-    Halloween …), ``school_holidays`` ``.name``, ``.start`` and ``.end`` (the
-    kommun's lov); public holidays (and the eves treated as such) come from the
-    holidays library. Names on the same day are merged ("Nyårsafton" from the config
-    and from the holidays is one line); a lov already under way is included.
-    """
-    days: dict[date, list[str]] = {}
-
-    def add(day: date, name: str) -> None:
-        names = days.setdefault(day, [])
-        if name.casefold() not in {n.casefold() for n in names}:
-            names.append(name)
-
-    years = range(start.year, end.year + 1)
-    for risk in risk_dates:
-        month, day_of_month = (int(part) for part in risk.day.split("-"))
-        for year in years:
-            try:
-                day = date(year, month, day_of_month)
-            except ValueError:  # 02-29 outside leap years
-                continue
-            if start <= day <= end:
-                add(day, risk.name)
-    for year in years:
-        for day, name in public_holidays(year).items():
-            if start <= day <= end:
-                add(day, name)
-    result = [RiskDay(day, day, tuple(names), "dag") for day, names in days.items()]
-    result += [RiskDay(h.start, h.end, (h.name,), "lov") for h in school_holidays
-               if h.start <= end and h.end >= start]
-    return sorted(result, key=lambda r: (r.first, r.kind != "lov", r.last))
 
 
 # ---------------------------------------------------------------- insats status

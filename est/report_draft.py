@@ -68,6 +68,7 @@ class ReportDraft:
     sharing: str = FORMEDLAD
     reviewing: bool = False
     editing_reference: str | None = None  # set when changing a sent report
+    editing_report_id: int | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ReportDraft:
@@ -244,3 +245,16 @@ def reportable_categories(config, org_kind: str) -> list:
 def first_missing_step(draft: ReportDraft) -> str | None:
     missing = missing_fields(draft)
     return missing[0] if missing else None
+
+
+def editable(received_at: datetime, withdrawn_at: datetime | None, now: datetime,
+             config) -> bool:
+    """A sent report may be changed or withdrawn for ``edit_window_minutes``."""
+    age = now - received_at
+    return withdrawn_at is None and age.total_seconds() <= config.reporting.edit_window_minutes * 60
+
+
+def calm_report(area_key: str, calm_category_key: str, now: datetime) -> ReportDraft:
+    """What a calm report (/lugnt) holds: the area, the calm category, no people, now."""
+    return ReportDraft(area=area_key, categories=[calm_category_key], people="0",
+                       occurred_at=now.isoformat(), when_label="Nu")

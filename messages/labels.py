@@ -15,3 +15,5 @@ KEEP = "Nej, behåll"
 ROLE_LABELS = {"reporter": "Rapportör", "coordinator": "Samordnare", "admin": "Admin"}
 SELECTED = "☑ "
 UNSELECTED = "☐ "
+PREVIOUS_PAGE = "‹ Föregående"
+NEXT_PAGE = "Nästa ›"

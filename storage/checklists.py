@@ -1,8 +1,11 @@
 """The warning-signal checklist (Bilaga 3) per area: drafts while it is filled in, then done.
 
-A checklist belongs to the coordinator who started it. Every answer is written at once, so
-a half-done checklist survives a restart and can be resumed; a replayed answer sets the
-same value again. Only ``done`` checklists count (storage.levels.latest_checklist).
+A checklist belongs to the coordinator who started it. It is the domain record of the
+scoring; the conversation that fills it in is a dialog (bot.features.checklist.dialog)
+whose data names the row. Every answer is written at once, so a half-done checklist
+survives a restart and can be resumed, in a new dialog if need be; answering the same
+statement twice sets the same value again. Only ``done`` checklists count
+(storage.levels.latest_checklist).
 """
 
 from __future__ import annotations

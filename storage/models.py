@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, MetaData, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, MetaData, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -97,9 +97,9 @@ class Report(SQLModel, table=True):
     text: str | None = Field(default=None, max_length=600)
     sharing: str = Field(default="formedlad", max_length=16)
     withdrawn_at: datetime | None = _utc(default=None)
-    # The draft this report was made from: the unique key that turns a second
+    # The dialog this report was made from: the unique key that turns a second
     # "Skicka" or a redelivered update into the same report.
-    draft_id: int = Field(foreign_key="report_drafts.id", unique=True)
+    draft_id: int = Field(foreign_key="dialogs.id", unique=True)
 
 
 class ReportCategory(SQLModel, table=True):
@@ -113,24 +113,29 @@ class ReportCategory(SQLModel, table=True):
     category_key: str = Field(max_length=32, primary_key=True, index=True)
 
 
-class ReportDraft(SQLModel, table=True):
-    """The state of one guided report dialog, written on every step.
+class Dialog(SQLModel, table=True):
+    """The state of one conversation of any kind, written on every step.
 
-    The dialog's current step is read from here, never from memory, so a
-    restart continues where the reporter was.
+    The dialog engine (bot/dialogs) reads the step from here, never from memory,
+    so a restart continues where the person was. ``handled_update_ids`` holds the
+    updates already applied: Telegram's update ids are not a clock (after a quiet
+    week the next one is random), so a replay is recognised by membership, never
+    by order.
     """
 
-    __tablename__ = "report_drafts"
+    __tablename__ = "dialogs"
+    __table_args__ = (Index("ix_dialogs_open", "member_id", "chat_id", "status"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)
     member_id: int = Field(foreign_key="members.id", index=True)
-    status: str = Field(default="open", max_length=16)
-    step: str = Field(max_length=16)
-    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     chat_id: int = _bigint()
+    # The one message whose buttons drive this dialog; presses elsewhere change nothing.
     message_id: int | None = _bigint(default=None)
-    last_update_id: int = _bigint(default=0)
-    editing_report_id: int | None = None
+    status: str = Field(default="open", max_length=16)  # open | done | cancelled
+    step: str = Field(max_length=24)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    handled_update_ids: list[int] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 
@@ -308,6 +313,7 @@ __all__ = [
     "Broadcast",
     "Checklist",
     "Delivery",
+    "Dialog",
     "Event",
     "Group",
     "InboxUpdate",
@@ -316,6 +322,5 @@ __all__ = [
     "Member",
     "Report",
     "ReportCategory",
-    "ReportDraft",
     "metadata",
 ]

@@ -11,6 +11,9 @@ this state ``sent_at`` holds when the attempt began, a lease that another proces
 respects until it is ``LEASE`` old), ``sent``, ``failed`` (given up) and ``blocked``
 (403: the recipient blocked or removed the bot). ``message_ids`` grows with every
 accepted part of a post, so a resumed attempt continues with the next part.
+
+Recipients are decided in est.recipients from plain data; ``people`` and ``chats`` fetch
+the candidates (members and registered groups) in that form.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Broadcast, Delivery
+from est.recipients import Chat, Person, Recipient
+from storage.models import Broadcast, Delivery, Group, Member
 
 # Broadcast status
 SENDING, DONE, SKIPPED, STALE = "sending", "done", "skipped", "stale"
@@ -41,7 +45,7 @@ MAX_ATTEMPTS = 5
 
 KIND_MAX, PERIOD_MAX, ERROR_MAX = 24, 32, 300
 
-Recipient = tuple[int, int | None, int | None]  # (chat_id, member_id, group_id)
+# Recipient (est.recipients): (chat_id, member_id, group_id); any such tuple will do.
 
 
 def _check_key(kind: str, period: str) -> None:
@@ -242,3 +246,22 @@ async def sent_member_ids(session: AsyncSession, broadcast_id: int) -> list[int]
         Delivery.broadcast_id == broadcast_id, Delivery.status == SENT,
         col(Delivery.member_id).is_not(None))
     return [m for m in (await session.exec(query)).all() if m is not None]
+
+
+# ---------------------------------------------------------------- recipient candidates
+
+async def people(session: AsyncSession,
+                 member_ids: Iterable[int] | None = None) -> list[Person]:
+    """Members (all, or those of ``member_ids``) as est.recipients sees them, by id."""
+    query = select(Member)
+    if member_ids is not None:
+        query = query.where(col(Member.id).in_(list(member_ids)))
+    rows = (await session.exec(query.order_by(col(Member.id)))).all()
+    return [Person(member_id=m.id, chat_id=m.telegram_user_id, role=m.role,
+                   org_key=m.org_key, active=m.active, paused=m.paused) for m in rows]
+
+
+async def chats(session: AsyncSession) -> list[Chat]:
+    """Every registered group, active or not, by id."""
+    rows = (await session.exec(select(Group).order_by(col(Group.id)))).all()
+    return [Chat(group_id=g.id, chat_id=g.chat_id, kind=g.kind, active=g.active) for g in rows]

@@ -7,79 +7,41 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from est.report_draft import ReportDraft as DraftData
 from est.report_draft import format_reference
-from storage.models import Member, Report, ReportCategory, ReportDraft
+from storage import dialogs
+from storage.models import Dialog, Member, Report, ReportCategory
 
-OPEN, SUBMITTED, CANCELLED = "open", "submitted", "cancelled"
-
-
-async def open_draft(
-    session: AsyncSession,
-    *,
-    member_id: int,
-    chat_id: int,
-    step: str,
-    data: dict[str, Any],
-    now: datetime,
-    editing_report_id: int | None = None,
-) -> ReportDraft:
-    """Start a new dialog; any earlier open dialog of the member is cancelled."""
-    await session.exec(
-        update(ReportDraft)
-        .where(col(ReportDraft.member_id) == member_id, col(ReportDraft.status) == OPEN)
-        .values(status=CANCELLED, updated_at=now)
-    )
-    draft = ReportDraft(member_id=member_id, chat_id=chat_id, step=step, data=data,
-                        created_at=now, updated_at=now, editing_report_id=editing_report_id)
-    session.add(draft)
-    await session.flush()
-    return draft
+REPORT, CALM = "report", "calm"  # the dialog kinds that end in a report
 
 
-async def lock_draft(session: AsyncSession, draft_id: int) -> ReportDraft | None:
-    """Load a draft for change; row-locked on PostgreSQL."""
-    return (
-        await session.exec(select(ReportDraft).where(ReportDraft.id == draft_id).with_for_update())
-    ).first()
-
-
-async def current_draft(session: AsyncSession, member_id: int) -> ReportDraft | None:
-    return (
-        await session.exec(
-            select(ReportDraft)
-            .where(ReportDraft.member_id == member_id, ReportDraft.status == OPEN)
-            .order_by(col(ReportDraft.id).desc())
-        )
-    ).first()
-
-
-def save_step(draft: ReportDraft, *, step: str, data: DraftData, update_id: int,
-              now: datetime) -> None:
-    # A new dict object, so SQLAlchemy sees the JSON column as changed.
-    draft.data = dict(data.to_json())
-    draft.step, draft.updated_at = step, now
-    draft.last_update_id = max(draft.last_update_id, update_id)
+async def open_draft(session: AsyncSession, *, member_id: int, chat_id: int, step: str,
+                     data: dict[str, Any], now: datetime, kind: str = REPORT,
+                     update_id: int | None = None) -> Dialog:
+    """A report dialog row (used by the dialog engine and by test factories)."""
+    return await dialogs.open_dialog(session, kind=kind, replaces=(REPORT, CALM),
+                                     member_id=member_id, chat_id=chat_id, step=step,
+                                     data=data, now=now, update_id=update_id)
 
 
 async def submit_draft(
-    session: AsyncSession, draft: ReportDraft, member: Member, *, now: datetime, year: int
+    session: AsyncSession, draft: Dialog, member: Member, *, now: datetime, year: int
 ) -> Report:
-    """Turn a draft into a report, exactly once.
+    """Turn a report dialog into a report, exactly once.
 
-    A draft that was already submitted returns its report: a second "Skicka"
+    A dialog that was already submitted returns its report: a second "Skicka"
     or a redelivered update never makes a second report.
     """
     existing = await report_of_draft(session, draft)
     if existing is not None:
         return existing
     data = DraftData.from_json(draft.data)
-    if draft.editing_report_id is not None:
-        report = await session.get(Report, draft.editing_report_id)
+    if data.editing_report_id is not None:
+        report = await session.get(Report, data.editing_report_id)
         if report is None or report.member_id != member.id:
             raise LookupError("report to edit is gone")
         await session.exec(
@@ -95,7 +57,7 @@ async def submit_draft(
         report.reference = format_reference(year, report.id)
     session.add_all(ReportCategory(report_id=report.id, category_key=key)
                     for key in dict.fromkeys(data.categories))
-    draft.status, draft.updated_at = SUBMITTED, now
+    draft.status, draft.updated_at = dialogs.DONE, now
     session.add(draft)
     await session.flush()
     return report
@@ -111,11 +73,12 @@ def _fill(report: Report, data: DraftData, now: datetime) -> None:
     report.updated_at = now
 
 
-async def report_of_draft(session: AsyncSession, draft: ReportDraft) -> Report | None:
-    if draft.status != SUBMITTED:
+async def report_of_draft(session: AsyncSession, draft: Dialog) -> Report | None:
+    if draft.status != dialogs.DONE:
         return None
-    if draft.editing_report_id is not None:
-        return await session.get(Report, draft.editing_report_id)
+    editing = draft.data.get("editing_report_id")
+    if editing is not None:
+        return await session.get(Report, editing)
     return (await session.exec(select(Report).where(Report.draft_id == draft.id))).first()
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 import bot.alerts as alerts
-from bot.checklist_dialog import RESTART, RESUME, SAVE_LATER
+from bot.features.checklist.dialog import RESTART, RESUME, SAVE_LATER
 from est.checklist import (
     GROUPS,
     STATEMENTS,
@@ -17,7 +17,7 @@ from est.checklist import (
 )
 from messages import labels
 from storage.levels import latest_checklist_strength
-from storage.models import Checklist
+from storage.models import Checklist, Member
 from tests.conftest import registered
 
 # A spread of answers with strong signals at 9 and 13 (4) and 8, 12 (3).
@@ -46,6 +46,14 @@ async def answer_statements(person, numbers, answers=ANSWERS):
 
 def callback_answers(bot) -> list[str]:
     return [c.get("text") for m, c in bot.fake.calls if m == "answerCallbackQuery"]
+
+
+def dialog_id(message) -> int:
+    """The dialog a message's buttons drive: ``d:<id>:…`` in their callback data."""
+    data = message["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    prefix, id_text, *_ = data.split(":")
+    assert prefix == "d"
+    return int(id_text)
 
 
 async def test_coordinator_completes_all_twenty(bot, monkeypatch):
@@ -140,11 +148,35 @@ async def test_reporter_is_refused(bot):
     reply = await anna.send("/checklista")
     assert "fylls i av samordnare" in reply["text"]
     assert not reply.get("reply_markup")
-    # Nor do forged buttons get a reporter anywhere.
-    bot.fake.click_data(3002, reply, "cl:a:vivalla")
+    # Nor do forged buttons get a reporter anywhere: a reporter has no checklist dialog,
+    kim = await coordinator(bot)
+    await kim.send("/checklista")
+    chooser = dialog_id(kim.last_with_buttons)
+    bot.fake.click_data(3002, reply, f"d:{chooser + 1}:a:vivalla")
     await bot.settle()
-    assert "fylls i av samordnare" in callback_answers(bot)[-1]
+    assert "gäller inte längre" in callback_answers(bot)[-1]
+    # and a coordinator's is not theirs.
+    bot.fake.click_data(3002, reply, f"d:{chooser}:a:vivalla")
+    await bot.settle()
+    assert "någon annans" in callback_answers(bot)[-1]
     assert await rows(bot) == []
+
+
+async def test_a_demoted_coordinator_cannot_go_on(bot):
+    kim = await coordinator(bot)
+    await kim.send("/checklista vivalla")
+    await kim.click("2")
+    async with bot.services.db.session() as session:
+        member = (await session.exec(select(Member).where(
+            Member.telegram_user_id == 3001))).one()
+        member.role = "reporter"
+        session.add(member)
+        await session.commit()
+    bot.fake.click(3001, kim.last_with_buttons, "3")
+    await bot.settle()
+    assert "till för samordnare" in callback_answers(bot)[-1]
+    [row] = await rows(bot)
+    assert (row.answers, row.status) == ({"1": 2}, "draft")
 
 
 async def test_forged_callbacks_change_nothing(bot):
@@ -157,20 +189,20 @@ async def test_forged_callbacks_change_nothing(bot):
     before = dict(row.answers)
     assert before == {"1": 2}
 
+    dialog = kim.last_with_buttons
+    kims = dialog_id(dialog)
     await eva.send("/checklista")
     eva_message = eva.last_with_buttons
-    for data in [f"cl:{row.id}:v:2:4", f"cl:{row.id}:v:1:4", f"cl:{row.id}:xy",
-                 f"cl:{row.id}:n", f"cl:{row.id}:s:3"]:
+    for data in [f"d:{kims}:v:2.4", f"d:{kims}:v:1.4", f"d:{kims}:cy",
+                 f"d:{kims}:n", f"d:{kims}:s:3"]:
         bot.fake.click_data(3003, eva_message, data)
     await bot.settle()
-    assert set(callback_answers(bot)[-5:]) == {"Den här knappen gäller inte längre. "
-                                              "Skriv /checklista för att fortsätta."}
+    assert set(callback_answers(bot)[-5:]) == {"Den här knappen hör till någon annans dialog."}
 
-    dialog = kim.last_with_buttons
-    for data in [f"cl:{row.id}:v:2:5", f"cl:{row.id}:v:2:0", f"cl:{row.id}:v:21:2",
-                 f"cl:{row.id}:v:0:1", f"cl:{row.id}:v:2:-1", f"cl:{row.id}:v:2",
-                 f"cl:{row.id}:s:0", f"cl:{row.id}:zz", "cl:a:nowhere", "cl:999:v:2:2",
-                 "cl:" + "9" * 60, "cl"]:
+    for data in [f"d:{kims}:v:2.5", f"d:{kims}:v:2.0", f"d:{kims}:v:21.2",
+                 f"d:{kims}:v:0.1", f"d:{kims}:v:2.-1", f"d:{kims}:v:2",
+                 f"d:{kims}:s:0", f"d:{kims}:zz", f"d:{kims}:a:nowhere", "d:999:v:2.2",
+                 "d:" + "9" * 60, "d"]:
         bot.fake.click_data(3001, dialog, data)
     await bot.settle()
     assert (await rows(bot)) == [row] and (await rows(bot))[0].answers == before
@@ -178,8 +210,8 @@ async def test_forged_callbacks_change_nothing(bot):
     assert "Påstående 2 av 20" in kim.last_with_buttons["text"]
 
     # A replayed press sets the same value again: idempotent.
-    bot.fake.click_data(3001, dialog, f"cl:{row.id}:v:2:3")
-    bot.fake.click_data(3001, dialog, f"cl:{row.id}:v:2:3")
+    bot.fake.click_data(3001, dialog, f"d:{kims}:v:2.3")
+    bot.fake.click_data(3001, dialog, f"d:{kims}:v:2.3")
     await bot.settle()
     assert (await rows(bot))[0].answers == {"1": 2, "2": 3}
     assert "Påstående 3 av 20" in kim.last_with_buttons["text"]
@@ -202,6 +234,21 @@ async def test_cancel_asks_first(bot):
     assert row.status == "cancelled"
     chooser = await kim.send("/checklista")
     assert "Påbörjade" not in chooser["text"]
+
+
+async def test_chooser_and_resume_offer_can_be_closed(bot):
+    kim = await coordinator(bot)
+    await kim.send("/checklista")
+    closed = await kim.click(labels.CANCEL)
+    assert "Skriv /checklista när du vill" in closed["text"] and not closed.get("reply_markup")
+    await kim.send("/checklista centrum")
+    await kim.click("2")
+    await kim.click(SAVE_LATER)
+    await kim.send("/checklista centrum")
+    not_now = await kim.click("Inte nu")
+    assert "Skriv /checklista när du vill" in not_now["text"]
+    [row] = await rows(bot)
+    assert (row.status, row.answers) == ("draft", {"1": 2})  # still there to resume
 
 
 async def test_other_aspects_prefilled_in_jullov(bot, clock):

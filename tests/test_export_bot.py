@@ -11,7 +11,7 @@ from sqlmodel import select
 from est.report_draft import ReportDraft as DraftData
 from storage.export import export_records
 from storage.members import member_by_user
-from storage.models import Report
+from storage.models import Dialog, Report
 from storage.reports import open_draft, submit_draft
 from tests.conftest import make_admin, registered
 
@@ -61,6 +61,15 @@ async def world(bot):
                                      lat=59.28311, lon=15.24702, text="Bilbrand vid torget"),
     }
     return refs
+
+
+async def export_dialog(bot, user_id: int) -> Dialog:
+    """The newest /export dialog of this person (for forged button data)."""
+    async with bot.services.db.session() as session:
+        member = await member_by_user(session, user_id)
+        return (await session.exec(
+            select(Dialog).where(Dialog.member_id == member.id, Dialog.kind == "export")
+            .order_by(Dialog.id.desc()))).first()
 
 
 def documents(fake, chat_id: int) -> dict[str, tuple[str, bytes, str]]:
@@ -184,7 +193,8 @@ async def test_empty_period_bad_dates_and_cancel_send_no_files(bot, fake):
     await karin.send("/export")
     reply = await karin.click("✖ Avbryt")
     assert reply["text"] == "Ingen export gjordes."
-    fake.click_data(KARIN, fake.last_bot_message(KARIN), "ex:zz")
+    dialog = await export_dialog(bot, KARIN)
+    fake.click_data(KARIN, fake.last_bot_message(KARIN), f"d:{dialog.id}:p:zz")
     await bot.settle()
     assert not [name for name, _ in fake.calls if name == "sendDocument"]
 
@@ -197,8 +207,19 @@ async def test_reporters_are_refused_even_with_forged_buttons(bot, fake):
     reply = await anna.send("/export 2026-11-01 2026-11-20")
     assert "till för samordnare" in reply["text"]
     karin = await registered(bot, KARIN, "Karin", role="coordinator", org_key="kommunen")
-    await karin.send("/export")
-    fake.click_data(ANNA, reply, "ex:7d")
+    choice = await karin.send("/export")
+    dialog = await export_dialog(bot, KARIN)
+    # A modified client sends the buttons of a coordinator's dialog: not hers.
+    query = fake.click_data(ANNA, reply, f"d:{dialog.id}:p:7d")
+    await bot.settle()
+    assert "någon annans" in fake.callback_answer(query["id"])["text"]
+    # A coordinator who lost the role since: the buttons of her own dialog refuse her.
+    async with bot.services.db.session() as session:
+        member = await member_by_user(session, KARIN)
+        member.role = "reporter"
+        session.add(member)
+        await session.commit()
+    fake.click_data(KARIN, choice, f"d:{dialog.id}:p:7d")
     await bot.settle()
     answers = [p for name, p in fake.calls if name == "answerCallbackQuery"]
     assert "till för samordnare" in answers[-1]["text"]

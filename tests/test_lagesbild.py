@@ -5,7 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.picture import TEXT_LIMIT, pack_pages, render_pages
+from bot.dialogs.paging import MESSAGE_LIMIT as TEXT_LIMIT
+from bot.dialogs.paging import pack_pages
+from bot.picture import render_pages
 from est.analysis import ReportFact
 from est.config import default_config_path, load_config
 from est.lagesbild import (

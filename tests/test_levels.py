@@ -3,7 +3,17 @@ import re
 
 import pytest
 
-from est.levels import Level, TransitionResult, allowed_targets, check_transition
+from est.levels import (
+    REASON_MAX,
+    REASON_MIN,
+    Level,
+    TransitionResult,
+    allowed_targets,
+    check_reason,
+    check_transition,
+    level_named,
+    refused_targets,
+)
 
 G, Y, R, OR = Level.GRON, Level.GUL, Level.ROD, Level.ORANGE
 
@@ -119,3 +129,47 @@ def test_meanings_follow_the_seed():
 )
 def test_allowed_targets(current, targets):
     assert allowed_targets(current) == targets
+
+
+@pytest.mark.parametrize("current", list(Level))
+def test_refused_targets_are_the_rest_with_the_reason(current):
+    refused = refused_targets(current)
+    assert {level for level, _ in refused} == set(Level) - {current} - set(allowed_targets(current))
+    for level, why in refused:
+        assert why == check_transition(current, level).reason_sv and why
+
+
+def test_refused_targets_from_red():
+    assert [level for level, _ in refused_targets(R)] == [G, Y]
+
+
+def test_level_named_takes_only_the_ascii_names():
+    assert [level_named(level.name) for level in Level] == list(Level)
+    for text in ("gult", "GUL ", "gul", "GRÖN", "", "ＧＵＬ", "__class__", "name"):
+        assert level_named(text) is None
+
+
+def test_a_reason_is_a_few_words_at_least():
+    assert REASON_MIN == 3
+    assert check_reason("ok").too_short and check_reason("ok").reason is None
+    assert check_reason("  ok  ").too_short
+    assert check_reason("Oro").reason == "Oro"
+    assert check_reason("Rykten om samling vid torget").reason == "Rykten om samling vid torget"
+
+
+def test_a_reason_is_at_most_400_characters_after_masking():
+    assert REASON_MAX == 400
+    assert check_reason("a" * 400).reason == "a" * 400
+    too_long = check_reason("a" * 401)
+    assert too_long.reason is None and "för lång" in too_long.problem
+    # Emoji count as characters here (the stored text); Telegram's limit is the pager's.
+    assert check_reason("🔥" * 400).reason == "🔥" * 400
+
+
+def test_a_reason_with_a_personnummer_is_refused_and_contact_details_are_masked():
+    refused = check_reason("Ring 19811218-9876")
+    assert refused.reason is None and "personnummer" in refused.problem
+    assert "9876" not in refused.problem
+    masked = check_reason("Oro, ring 070-123 45 67")
+    assert masked.reason == "Oro, ring [telefonnummer borttaget]"
+    assert "telefonnummer" in masked.notice

@@ -169,8 +169,9 @@ def test_known_risk_days_merge_config_holidays_and_school_holidays():
                                 risk_dates=config.risk_dates,
                                 school_holidays=config.school_holidays)
     by_first = {(r.first, r.kind): r for r in days}
-    # Halloween (config) and Alla helgons dag (holiday) fall on the same Saturday in 2026.
-    assert by_first[(date(2026, 10, 31), "dag")].names == ("Halloween", "Alla helgons dag")
+    # Halloween (config) and Alla helgons dag (holiday) fall on the same Saturday in 2026;
+    # holidays come first, as in the lägesbild (one rule: est.risk_days).
+    assert by_first[(date(2026, 10, 31), "dag")].names == ("Alla helgons dag", "Halloween")
     # Nyårsafton is both a risk date and a de-facto holiday: one name.
     assert by_first[(date(2026, 12, 31), "dag")].names == ("Nyårsafton",)
     assert by_first[(date(2026, 10, 26), "lov")].names == ("Höstlov",)
@@ -290,3 +291,111 @@ def test_draft_steps_and_back():
     assert plan.previous_step(insats, plan.IN_PERIOD_T) == plan.IN_PERIOD
     assert plan.previous_step(insats, plan.IN_WHAT) == plan.IN_PLACE
     assert plan.clean_text("  Gångtunneln \n under   bron ") == "Gångtunneln under bron"
+
+
+# ---------------------------------------------------------------- presses and typed answers
+
+CONFIG = load_config(default_config_path())
+
+
+def choose(draft: PlanDraft, step: str, action: str, arg: str | None = None,
+           now_local: datetime = FRIDAY_EVENING) -> str:
+    return plan.choose(draft, step, action, arg, config=CONFIG, now_local=now_local)
+
+
+def test_event_presses_are_checked_against_the_config_and_the_clock():
+    draft = PlanDraft(kind=plan.EVENT)
+    with pytest.raises(plan.InvalidChoice, match="Okänt område"):
+        choose(draft, plan.EV_AREA, "a", "atlantis")
+    assert choose(draft, plan.EV_AREA, "a", plan.WHOLE) == plan.EV_WHAT
+    assert draft.has_area and draft.area is None
+    assert choose(draft, plan.EV_AREA, "a", "vivalla") == plan.EV_WHAT
+    draft.what = "Match"
+    with pytest.raises(plan.InvalidChoice, match="kan inte väljas"):
+        choose(draft, plan.EV_DAY, "d", "2026-11-19")  # yesterday's button
+    assert choose(draft, plan.EV_DAY, "d", "2026-11-20") == plan.EV_TIME
+    for hour, problem in (("19", "redan varit"), ("²", "Okänd tid"), ("24", "Okänd tid")):
+        with pytest.raises(plan.InvalidChoice, match=problem):
+            choose(draft, plan.EV_TIME, "t", hour)
+    assert choose(draft, plan.EV_TIME, "t", "22") == plan.EV_CONFIRM
+    assert draft.start() == datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
+    assert choose(draft, plan.EV_DAY, "dt") == plan.EV_WHEN_T and draft.day is None
+    with pytest.raises(plan.InvalidChoice, match="gäller inte längre"):
+        choose(draft, plan.EV_AREA, "p", "viv_skola")  # an insats's button
+
+
+def test_insats_presses_are_checked_against_the_config_and_the_clock():
+    draft = PlanDraft(kind=plan.INSATS)
+    with pytest.raises(plan.InvalidChoice, match="Okänt område"):
+        choose(draft, plan.IN_AREA, "a", plan.WHOLE)  # an insats has an area
+    assert choose(draft, plan.IN_AREA, "a", "vivalla") == plan.IN_PLACE
+    with pytest.raises(plan.InvalidChoice, match="Okänd plats"):
+        choose(draft, plan.IN_PLACE, "p", "oxh_skola")  # another area's place
+    assert choose(draft, plan.IN_PLACE, "p", plan.WHOLE) == plan.IN_WHAT and draft.whole_area
+    assert choose(draft, plan.IN_PLACE, "p", "viv_skola") == plan.IN_WHAT
+    assert draft.place_key == "viv_skola" and not draft.whole_area
+    assert choose(draft, plan.IN_PLACE, "pt") == plan.IN_PLACE_T
+    draft.what = "Nattvandring"
+    with pytest.raises(plan.InvalidChoice, match="Okänd organisation"):
+        choose(draft, plan.IN_ORG, "o", "maffian")
+    assert choose(draft, plan.IN_ORG, "o", "nattvandrarna") == plan.IN_PERIOD
+    late = local(2026, 11, 20, 23, 30)
+    with pytest.raises(plan.InvalidChoice, match="går inte att välja längre"):
+        choose(draft, plan.IN_PERIOD, "w", plan.TONIGHT, now_local=late)
+    assert choose(draft, plan.IN_PERIOD, "w", plan.TONIGHT) == plan.IN_CONFIRM
+    assert (draft.start(), draft.end()) == (datetime(2026, 11, 20, 17, 0, tzinfo=UTC),
+                                            datetime(2026, 11, 20, 22, 0, tzinfo=UTC))
+    assert draft.period_label == "Ikväll 18–23"
+    assert choose(draft, plan.IN_PERIOD, "wt") == plan.IN_PERIOD_T
+
+
+def test_typed_titles_and_places_are_checked_for_personal_data():
+    draft = PlanDraft(kind=plan.EVENT, whole_kommun=True)
+    with pytest.raises(plan.InvalidChoice, match="personnummer") as refused:
+        plan.typed(draft, plan.EV_WHAT, "Demo, anmäld av 19811218-9876", now_local=FRIDAY_EVENING)
+    assert refused.value.delete and draft.what is None
+    with pytest.raises(plan.InvalidChoice, match="för lång"):
+        plan.typed(draft, plan.EV_WHAT, "x" * (plan.EVENT_TITLE_MAX + 1),
+                   now_local=FRIDAY_EVENING)
+    answer = plan.typed(draft, plan.EV_WHAT, "Match,  info\n070-123 45 67",
+                        now_local=FRIDAY_EVENING)
+    assert answer == plan.Typed(plan.EV_DAY, answer.notice, delete=True)
+    assert "telefonnummer" in answer.notice
+    assert draft.what == "Match, info [telefonnummer borttaget]"
+
+    insats = PlanDraft(kind=plan.INSATS, area="vivalla", place_key="viv_skola")
+    answer = plan.typed(insats, plan.IN_PLACE, " Gångtunneln \n vid ån ",
+                        now_local=FRIDAY_EVENING)
+    assert answer == plan.Typed(plan.IN_WHAT)
+    assert (insats.place_key, insats.place_name) == (None, "Gångtunneln vid ån")
+
+
+def test_typed_moments_and_periods():
+    draft = PlanDraft(kind=plan.EVENT, area="vivalla", what="Match", day="2026-11-21")
+    # A time alone at the time step belongs to the chosen day.
+    assert plan.typed(draft, plan.EV_TIME, "19:30", now_local=FRIDAY_EVENING).step \
+        == plan.EV_CONFIRM
+    assert draft.start() == datetime(2026, 11, 21, 18, 30, tzinfo=UTC)
+    # At the day step a typed moment replaces the chosen day.
+    plan.typed(draft, plan.EV_DAY, "31/12 22", now_local=FRIDAY_EVENING)
+    assert draft.day is None and draft.start() == datetime(2026, 12, 31, 21, 0, tzinfo=UTC)
+    with pytest.raises(plan.InvalidChoice, match="redan varit") as refused:
+        plan.typed(draft, plan.EV_WHEN_T, "2025-01-01 10:00", now_local=FRIDAY_EVENING)
+    assert not refused.value.delete  # a date is nothing to hide
+
+    insats = PlanDraft(kind=plan.INSATS, area="vivalla", whole_area=True, what="Belysning",
+                       org="kommunen", period_label="Ikväll 18–23")
+    assert plan.typed(insats, plan.IN_PERIOD_T, "i morgon 18-23",
+                      now_local=FRIDAY_EVENING).step == plan.IN_CONFIRM
+    assert (insats.start(), insats.end()) == (datetime(2026, 11, 21, 17, 0, tzinfo=UTC),
+                                              datetime(2026, 11, 21, 22, 0, tzinfo=UTC))
+    assert insats.period_label is None
+    with pytest.raises(plan.InvalidChoice, match="redan tagit slut"):
+        plan.typed(insats, plan.IN_PERIOD, "i dag 10-12", now_local=FRIDAY_EVENING)
+
+
+def test_followup_comment_keeps_its_lines_and_masks_contact_details():
+    comment, notice = plan.followup_comment("  Lugnare.\nKontakt rektor@skolan.se  ")
+    assert comment == "Lugnare.\nKontakt [e-post borttagen]" and "e-postadress" in notice
+    with pytest.raises(plan.InvalidChoice, match="för lång"):
+        plan.followup_comment("x" * (plan.FOLLOWUP_COMMENT_MAX + 1))

@@ -6,11 +6,13 @@ The test clock starts on Friday 20 November 2026, 21:00 in Örebro (20:00 UTC).
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import select
-from telegram.ext import MessageHandler
 
-from bot import planning, report_dialog
-from storage.models import Event, Insats, Member, Report, ReportDraft
+from bot.dialogs.paging import MESSAGE_LIMIT, utf16_len
+from bot.features.planning import followup
+from messages import labels
+from storage.models import Dialog, Event, Insats, Member, Report
 from tests.conftest import registered
 
 THANKS = "Tack för dina rapporter"
@@ -18,24 +20,52 @@ FULL_REPORT_TAIL = ["☐ Skadegörelse", "Klar ✔", "3–5", "Nu", "3 – Allva
                     "Förmedlad – alla samordnare", "✅ Skicka"]
 
 
-def _text_route_index(application, callback) -> int:
-    return next(i for i, h in enumerate(application.handlers[0])
-                if isinstance(h, MessageHandler) and h.callback is callback)
-
-
 @pytest.fixture
 async def planner(bot):
     return bot
 
 
-async def test_app_routes_typed_text_to_planning(bot):
-    assert _text_route_index(bot.application, planning.on_text) < \
-        _text_route_index(bot.application, report_dialog.on_text)
-
-
 async def rows(bot, model) -> list:
     async with bot.services.db.session() as session:
         return list((await session.exec(select(model))).all())
+
+
+async def dialog(bot, kind: str, user_id: int | None = None) -> Dialog:
+    """The newest dialog of a kind (of one person's, by Telegram id)."""
+    members = {m.id: m.telegram_user_id for m in await rows(bot, Member)}
+    return [d for d in await rows(bot, Dialog) if d.kind == kind
+            and (user_id is None or members[d.member_id] == user_id)][-1]
+
+
+async def set_role(bot, user_id: int, role: str) -> None:
+    async with bot.services.db.session() as session:
+        await session.exec(update(Member).where(Member.telegram_user_id == user_id)
+                           .values(role=role))
+        await session.commit()
+
+
+async def ask_for_followups(bot) -> int:
+    return await followup.ask_for_followups(bot.services, bot.application.bot,
+                                            bot.application.bot_data["dialogs"])
+
+
+async def test_typed_text_goes_to_the_open_insats_dialog_not_to_a_report(planner):
+    """An older report waiting for typed text does not take what the insats asks for."""
+    bot = planner
+    karin = await coordinator(bot)
+    await karin.send("/rapport")
+    await karin.click("Centrum")
+    place = await karin.click("Annan plats (skriv)")  # the report waits for a typed place
+    assert "Rapport 2/8" in place["text"]
+    await karin.send("/insats ny")
+    await karin.click("Centrum")
+    await karin.click("Stortorget")
+    step = await karin.send("Ordningsvakter vid torget")
+    assert "Ny insats 4/6" in step["text"] and "Ordningsvakter vid torget" in step["text"]
+    assert (await dialog(bot, "insats")).data["what"] == "Ordningsvakter vid torget"
+    report = await dialog(bot, "report")
+    assert report.status == "open" and report.data.get("place_name") is None
+    assert await rows(bot, Report) == []
 
 
 async def report_from(person, area: str, place: str) -> None:
@@ -115,19 +145,28 @@ async def test_reporters_are_refused(planner):
     for command in ("/handelse", "/insats", "/handelse ny", "/insats ny"):
         reply = await anna.send(command)
         assert "till för samordnare" in reply["text"]
-    # A modified client sends the coordinators' buttons anyway.
-    for data in ("pn:i", "pn:e", "ps:1:running", "ps:list"):
-        query = bot.fake.click_data(1001, anna.last, data)
+    # The coordinators' buttons of a reporter who was a coordinator a moment ago.
+    await set_role(bot, 1001, "coordinator")
+    await anna.send("/insats")
+    insats_list = await dialog(bot, "insats_status", 1001)
+    await anna.send("/handelse")
+    events_list = await dialog(bot, "events", 1001)
+    await set_role(bot, 1001, "reporter")
+    for data in (f"d:{insats_list.id}:n", f"d:{events_list.id}:n",
+                 f"d:{insats_list.id}:s:1.running", f"d:{insats_list.id}:pg:1"):
+        message = anna.last if data.startswith(f"d:{events_list.id}:") \
+            else bot.fake.bot_messages(1001)[-2]
+        query = bot.fake.click_data(1001, message, data)
         await bot.settle()
         assert "till för samordnare" in bot.fake.callback_answer(query["id"])["text"]
     # …or a button of a coordinator's dialog: not theirs.
     karin = await coordinator(bot)
     await karin.send("/insats ny")
-    [dialog] = await rows(bot, ReportDraft)
-    query = bot.fake.click_data(1001, anna.last, f"pd:{dialog.id}:a:vivalla")
+    registration = await dialog(bot, "insats")
+    query = bot.fake.click_data(1001, anna.last, f"d:{registration.id}:a:vivalla")
     await bot.settle()
-    assert "avslutad" in bot.fake.callback_answer(query["id"])["text"]
-    assert (await rows(bot, ReportDraft))[0].data["area"] is None
+    assert "någon annans" in bot.fake.callback_answer(query["id"])["text"]
+    assert (await dialog(bot, "insats")).data["area"] is None
     assert await rows(bot, Event) == [] and await rows(bot, Insats) == []
 
 
@@ -235,7 +274,8 @@ async def test_insats_with_typed_place_and_period_and_status_changes(planner):
     [insats] = await rows(bot, Insats)
     assert insats.status == "cancelled"
     # A stale or forged button cannot bring it back.
-    query = bot.fake.click_data(2001, karin.last, "ps:1:running")
+    listing = await dialog(bot, "insats_status")
+    query = bot.fake.click_data(2001, karin.last, f"d:{listing.id}:s:1.running")
     await bot.settle()
     assert "redan inställd" in bot.fake.callback_answer(query["id"])["text"]
     assert (await rows(bot, Insats))[0].status == "cancelled"
@@ -257,10 +297,10 @@ async def test_dialog_survives_a_restart_and_text_goes_to_the_newest_dialog(plan
     await karin.click("Annan plats (skriv)")
     step = await karin.send("Lekplatsen vid ån")
     assert "Rapport 3/8" in step["text"]
-    drafts = {d.status: d for d in await rows(bot, ReportDraft)}
-    assert drafts["open"].data["place_name"] == "Lekplatsen vid ån"
-    assert drafts["plan_open"].data["what"] == "Ordningsvakter vid torget"
-    assert drafts["plan_open"].data["place_key"] == "cen_stortorget"
+    drafts = {d.kind: d for d in await rows(bot, Dialog) if d.status == "open"}
+    assert drafts["report"].data["place_name"] == "Lekplatsen vid ån"
+    assert drafts["insats"].data["what"] == "Ordningsvakter vid torget"
+    assert drafts["insats"].data["place_key"] == "cen_stortorget"
 
 
 # ---------------------------------------------------------------- uppföljning
@@ -277,22 +317,24 @@ async def test_uppfoljning_is_asked_once_after_the_end_and_stored(planner):
     await karin.click("Ikväll 18–23")
     await karin.click("✅ Spara")
 
-    services, telegram = bot.services, bot.application.bot
-    assert await planning.ask_for_followups(services, telegram) == 0  # still running
+    assert await ask_for_followups(bot) == 0  # still running
     clock.advance(hours=2, minutes=1)  # 23:01 local
-    assert await planning.ask_for_followups(services, telegram) == 1
+    assert await ask_for_followups(bot) == 1
     question = karin.last
     assert "Uppföljning av insats #1" in question["text"]
     assert karin.buttons(question) == ["Bättre", "Oförändrat", "Sämre"]
-    assert await planning.ask_for_followups(services, telegram) == 0  # asked once
+    assert await ask_for_followups(bot) == 0  # asked once
     [insats] = await rows(bot, Insats)
     assert insats.status == "done" and insats.followup_asked_at == clock()
 
     # A reporter cannot answer for the coordinator.
     anna = await registered(bot, 1001)
-    query = bot.fake.click_data(1001, anna.last, "pf:1:worse")
+    asked = await dialog(bot, "followup")
+    assert asked.message_id == question["message_id"]  # bound to what the outbox sent
+    query = bot.fake.click_data(1001, anna.last, f"d:{asked.id}:e:worse")
     await bot.settle()
-    assert "samordnare" in bot.fake.callback_answer(query["id"])["text"]
+    assert "någon annans" in bot.fake.callback_answer(query["id"])["text"]
+    assert (await rows(bot, Insats))[0].followup_effect is None
 
     prompt = await karin.click("Bättre", question)
     assert "Effekt: Bättre – sparad" in prompt["text"] and karin.buttons() == ["Hoppa över"]
@@ -319,7 +361,7 @@ async def test_uppfoljning_skip_comment_and_blocked_coordinator(planner):
         await person.click("✅ Spara")
     bot.fake.block_bot(2002)
     clock.advance(hours=3)
-    assert await planning.ask_for_followups(bot.services, bot.application.bot) == 1
+    assert await ask_for_followups(bot) == 1
     members = {m.telegram_user_id: m for m in await rows(bot, Member)}
     assert members[2002].active is False and members[2001].active is True
 
@@ -394,8 +436,12 @@ async def test_long_lists_fit_one_telegram_message(planner):
                                ends_at=now + timedelta(days=50), created_by_member_id=1,
                                created_at=now))
         await session.commit()
+    # Paged (finding 7): every page fits, the rest is one "Nästa" away.
     events = await karin.send("/handelse")
-    assert "… och 5 till" in events["text"] and len(events["text"]) <= 4096
+    assert "Sida 1 av" in events["text"] and utf16_len(events["text"]) <= MESSAGE_LIMIT
+    assert labels.NEXT_PAGE in karin.buttons()
     insatser = await karin.send("/insats")
-    assert "… och 9 till" in insatser["text"] and len(insatser["text"]) <= 4096
-    assert len(karin.buttons()) == 6 * 2 + 1
+    assert "Sida 1 av" in insatser["text"] and utf16_len(insatser["text"]) <= MESSAGE_LIMIT
+    shown = insatser["text"].count("Nerikes Brandkår")
+    assert 0 < shown < 15
+    assert len(karin.buttons()) == shown * 2 + 1 + 1  # status, "Ny insats", "Nästa"

@@ -26,6 +26,7 @@ from storage.models import AgendaItem
 from tests.conftest import registered
 from tests.test_digest import SECRET_TEXT, add_report
 from tests.test_lagesbild_bot import GROUP, coordinator_group
+from tests.test_levels_bot import menu_dialog_id
 from tests.utils.harness import FakeClock
 
 # Thursday 26 November 2026, 08:00 in Örebro.
@@ -163,24 +164,24 @@ async def test_agenda_in_the_coordinator_group_flag_list_and_resolve(bot, fake, 
     assert "sköts av samordnarna" in fake.last_bot_message(GROUP)["text"]
     query = fake.click(6102, overview, "➕ Samordning", chat_id=GROUP)
     await bot.settle()
-    assert "sköts av samordnarna" in fake.callback_answer(query["id"])["text"]
+    assert "någon annans dialog" in fake.callback_answer(query["id"])["text"]
 
     fake.click(6101, overview, "➕ Nytt beslut/förstärkning", chat_id=GROUP)
     await bot.settle()
     prompt = fake.last_bot_message(GROUP)
-    assert prompt["text"].startswith("📌 Punkt 5 – Behov av nya beslut eller förstärkning")
+    assert "📌 Punkt 5 – Behov av nya beslut eller förstärkning" in prompt["text"]
     [sent] = [params for name, params in fake.calls
-              if name == "sendMessage" and str(params.get("text", "")).startswith("📌 Punkt")]
+              if name == "sendMessage" and "📌 Punkt" in str(params.get("text", ""))]
     markup = sent["reply_markup"]
     markup = json.loads(markup) if isinstance(markup, str) else markup
     assert markup["force_reply"] is True and markup["selective"] is True
     assert await _items(bot) == []  # nothing stored before the text
 
-    await bot.restart()  # the pending choice lives in the prompt
+    await bot.restart()  # the pending choice lives in the dialog row
     clock.advance(minutes=3)
     fake.send_text(6102, "Jag vill också", chat_id=GROUP, reply_to=prompt["message_id"])
     await bot.settle()
-    assert "sköts av samordnarna" in fake.last_bot_message(GROUP)["text"]
+    assert "någon annans dialog" in fake.last_bot_message(GROUP)["text"]
     fake.send_text(6101, "Förstärkning med  fältare i Vivalla i helgen", chat_id=GROUP,
                    reply_to=prompt["message_id"])
     await bot.settle()
@@ -213,12 +214,13 @@ async def test_agenda_in_the_coordinator_group_flag_list_and_resolve(bot, fake, 
     assert f"Punkt #{item.id} är markerad som klar." in after["text"]
     assert after["text"].count("Inget anmält.") == 3
     # Pressing Klar again (an old keyboard) changes nothing.
-    fake.click_data(6101, after, f"ag:k:{item.id}", chat_id=GROUP)
+    dialog_id = menu_dialog_id(after)
+    fake.click_data(6101, after, f"d:{dialog_id}:k:{item.id}", chat_id=GROUP)
     await bot.settle()
     [again] = await _items(bot)
     assert again.resolved_at == item.resolved_at
     # Forged data gets a polite answer.
-    query = fake.click_data(6101, after, "ag:n:bogus", chat_id=GROUP)
+    query = fake.click_data(6101, after, f"d:{dialog_id}:n:bogus", chat_id=GROUP)
     await bot.settle()
     assert "gäller inte längre" in fake.callback_answer(query["id"])["text"]
     assert fake.unanswered_callback_queries() == []
@@ -248,7 +250,7 @@ async def test_agenda_in_private_refuses_personnummer_masks_phone_and_reaches_th
     assert (item.kind, item.text) == ("samordning",
                                       "Samordna med skolan, ring [telefonnummer borttaget]")
 
-    # Plain text that answers no prompt still goes to the report dialog.
+    # Plain text after the item (the overview is shown again) is no second item.
     before = len(await _items(bot))
     await per.send("Hej")
     assert len(await _items(bot)) == before

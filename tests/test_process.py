@@ -457,7 +457,7 @@ def test_uninvited_user_gets_only_the_refusal_over_http(run, fake, database_url)
     assert len(replies) == 2  # one per message, and nothing else
     for reply in replies:
         assert REFUSAL in reply["text"] and not reply.get("reply_markup")
-    for table in ("members", "reports", "report_drafts", "report_categories", "invites"):
+    for table in ("members", "reports", "dialogs", "report_categories", "invites"):
         assert sql(database_url, f"SELECT count(*) FROM {table}") == [(0,)], table
     assert inbox_payloads(database_url) == [None, None]
     log = bot.stderr()

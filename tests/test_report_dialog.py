@@ -2,7 +2,7 @@
 
 from sqlmodel import select
 
-from storage.models import Report, ReportDraft
+from storage.models import Dialog, Report
 from tests.conftest import registered
 
 UP_TO_TEXT = ["Vivalla", "Vivallaskolan", "☐ Skadegörelse", "Klar ✔", "3–5", "Nu",
@@ -60,7 +60,7 @@ async def test_forged_callback_data_changes_nothing(bot):
         bot.fake.click_data(2004, eve_dialog, data)
     await bot.settle()
     async with bot.services.db.session() as session:
-        drafts = (await session.exec(select(ReportDraft))).all()
+        drafts = (await session.exec(select(Dialog))).all()
     assert all(d.data.get("area") is None for d in drafts)
     assert await reports(bot) == []
     assert bot.fake.unanswered_callback_queries() == []
@@ -76,7 +76,7 @@ async def test_personnummer_is_refused_and_never_stored(bot):
     deleted = [m for m in bot.fake.messages(2005, include_deleted=True) if m.get("deleted")]
     assert any("811218" in (m.get("text") or "") for m in deleted)
     async with bot.services.db.session() as session:
-        drafts = (await session.exec(select(ReportDraft))).all()
+        drafts = (await session.exec(select(Dialog))).all()
     assert all("811218" not in str(d.data) for d in drafts)
     # Still at the text step: a good text now goes through.
     summary_step = await anna.send("Tre bilar brann vid skolan, ring mig på 070-123 45 67")

@@ -5,6 +5,7 @@ adapters in request.py (in-process) and server.py (HTTP) feed it. Tests drive th
 Telegram side through the World methods and can inject the failures real Telegram produces.
 """
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,20 @@ class FakeTelegram(BotApi):
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.unimplemented_calls: list[tuple[str, dict[str, Any]]] = []
         self._faults: list[_Fault] = []
+        # In-process only (FakeRequest): calls to a held chat wait for its event;
+        # a watched chat's event is set when a call to it has been answered.
+        self.held_chats: dict[int, asyncio.Event] = {}
+        self.watched_chats: dict[int, asyncio.Event] = {}
+
+    def hold(self, chat_id: int) -> asyncio.Event:
+        """Make Telegram slow for one chat until the returned event is set."""
+        return self.held_chats.setdefault(chat_id, asyncio.Event())
+
+    def watch(self, chat_id: int) -> asyncio.Event:
+        """An event set once a Bot API call to ``chat_id`` has been answered."""
+        event = asyncio.Event()
+        self.watched_chats[chat_id] = event
+        return event
 
     def handle(
         self,

@@ -52,6 +52,10 @@ class FakeRequest(BaseRequest):
         call = functools.partial(
             self.core.handle, match["method"], params, files, token=match["token"]
         )
+        chat_id = params.get("chat_id")
+        held = self.core.held_chats.get(chat_id) if isinstance(chat_id, int) else None
+        if held is not None:
+            await held.wait()
         try:
             if match["method"].lower() == "getupdates" and _is_positive(params.get("timeout")):
                 status, body = await self._long_poll(call)
@@ -59,6 +63,9 @@ class FakeRequest(BaseRequest):
                 status, body = call()
         except InjectedTimeout as exc:
             raise TimedOut(f"Timed out (injected by FakeTelegram: {exc})") from exc
+        watched = self.core.watched_chats.get(chat_id) if isinstance(chat_id, int) else None
+        if watched is not None:
+            watched.set()
         return status, json.dumps(body).encode()
 
     async def _long_poll(

@@ -1,9 +1,9 @@
 """The Telegram world around the bot: people, chats, messages and the update queue.
 
 Tests act as people in the Telegram app through the public methods here (send a text,
-press a button, add the bot to a group). Each action stores the message and enqueues the
-update Telegram would deliver. The bot polls from another thread, so every public method
-holds the lock.
+a photo or a voice note, edit a sent text, press a button, add the bot to a group). Each
+action stores the message and enqueues the update Telegram would deliver. The bot polls
+from another thread, so every public method holds the lock.
 """
 
 import contextlib
@@ -23,6 +23,7 @@ Message = dict[str, Any]
 MessageRef = int | Mapping[str, Any] | PtbMessage
 """A message as a test holds it: its id, its JSON dict, or the PTB Message the bot got."""
 
+_JPEG = b"\xff\xd8\xff\xe0"
 OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 SUPERGROUP_ID_BASE = -(10**12)
 """Supergroup ids are -100xxxxxxxxxx, i.e. below -10**12; basic groups lie above it."""
@@ -69,6 +70,11 @@ class User:
 class CallbackQuery:
     data: dict[str, Any]
     answer: dict[str, Any] | None = None
+
+
+def _check_position(latitude: float, longitude: float) -> None:
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise ValueError("latitude/longitude out of range")
 
 
 def check_group_id(chat_id: int, chat_type: str) -> None:
@@ -151,11 +157,135 @@ class World:
         chat_id: int | None = None,
         *,
         reply_to: int | None = None,
+        live_period: int | None = None,
     ) -> Message:
-        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-            raise ValueError("latitude/longitude out of range")
-        content = {"location": {"latitude": latitude, "longitude": longitude}}
-        return self._user_message(user_id, chat_id, content, reply_to)
+        """A shared position; with ``live_period`` (seconds) a live location that moves."""
+        _check_position(latitude, longitude)
+        location: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
+        if live_period is not None:
+            if not 60 <= live_period <= 86400 and live_period != 0x7FFFFFFF:
+                raise ValueError("live_period is 60..86400 seconds, or 0x7FFFFFFF (forever)")
+            location["live_period"] = live_period
+        return self._user_message(user_id, chat_id, {"location": location}, reply_to)
+
+    def move_live_location(
+        self,
+        user_id: int,
+        message: MessageRef,
+        latitude: float,
+        longitude: float,
+        chat_id: int | None = None,
+    ) -> Message:
+        """The phone moves while sharing a live location: an ``edited_message`` update."""
+        _check_position(latitude, longitude)
+        with self._cond:
+            stored = self._user_own_message(user_id, message, chat_id)
+            location = stored.data.get("location")
+            if location is None or "live_period" not in location:
+                raise AssertionError("only a live location moves")
+            location |= {"latitude": latitude, "longitude": longitude}
+            stored.data["edit_date"] = max(self._now(), stored.data["date"])
+            chat = self._chats[stored.data["chat"]["id"]]
+            if self._visible_to_bot(chat, stored.data):
+                self._enqueue("edited_message", stored.data)
+            return copy.deepcopy(stored.data)
+
+    def edit_text(
+        self, user_id: int, message: MessageRef, text: str, chat_id: int | None = None
+    ) -> Message:
+        """The user edits a text they sent earlier: an ``edited_message`` update.
+
+        Telegram delivers the same message_id with the new text and an edit_date; the
+        original date stays. Only the sender can edit, and only a message still there.
+        """
+        if not 1 <= utf16_len(text) <= 4096:
+            raise ValueError("Telegram clients send 1..4096 characters")
+        with self._cond:
+            self._known_user(user_id)
+            stored = self._user_own_message(user_id, message, chat_id)
+            if "text" not in stored.data:
+                raise AssertionError("edit_text edits texts; this message has no text")
+            if stored.data["text"] == text:
+                raise AssertionError("an unchanged text is no edit: Telegram sends nothing")
+            stored.data["text"] = text
+            stored.data.pop("entities", None)
+            command = command_entity(text)
+            if command:
+                stored.data["entities"] = [command[0]]
+            stored.data["edit_date"] = max(self._now(), stored.data["date"])
+            chat = self._chats[stored.data["chat"]["id"]]
+            if self._visible_to_bot(chat, stored.data):
+                self._enqueue("edited_message", stored.data)
+            return copy.deepcopy(stored.data)
+
+    def send_photo(
+        self,
+        user_id: int,
+        chat_id: int | None = None,
+        *,
+        caption: str | None = None,
+        reply_to: int | None = None,
+    ) -> Message:
+        """A photo as Telegram delivers it: PhotoSize objects, smallest first."""
+        with self._cond:
+            sizes = [
+                self._user_file(Upload("photo.jpg", _JPEG + bytes(side // 10), "image/jpeg"))
+                | {"width": side, "height": side * 3 // 4}
+                for side in (90, 320, 1280)
+            ]
+            return self._user_media(user_id, chat_id, {"photo": sizes}, caption, reply_to)
+
+    def send_voice(
+        self, user_id: int, duration: int = 4, chat_id: int | None = None,
+        *, reply_to: int | None = None,
+    ) -> Message:
+        """A voice note recorded in the app (OGG/Opus)."""
+        with self._cond:
+            voice = self._user_file(Upload("voice.ogg", b"OggS" + bytes(duration), "audio/ogg"))
+            voice |= {"duration": duration, "mime_type": "audio/ogg"}
+            return self._user_media(user_id, chat_id, {"voice": voice}, None, reply_to)
+
+    def send_sticker(
+        self, user_id: int, emoji: str = "👍", chat_id: int | None = None,
+        *, reply_to: int | None = None,
+    ) -> Message:
+        """A regular static sticker from a sticker set."""
+        with self._cond:
+            sticker = self._user_file(Upload("sticker.webp", b"RIFF\0\0\0\0WEBP", "image/webp"))
+            sticker |= {"type": "regular", "width": 512, "height": 512, "is_animated": False,
+                        "is_video": False, "emoji": emoji, "set_name": "FakeStickers"}
+            return self._user_media(user_id, chat_id, {"sticker": sticker}, None, reply_to)
+
+    def send_document(
+        self,
+        user_id: int,
+        file_name: str = "bild.pdf",
+        content: bytes = b"%PDF-1.4 fake",
+        mime_type: str = "application/pdf",
+        chat_id: int | None = None,
+        *,
+        caption: str | None = None,
+        reply_to: int | None = None,
+    ) -> Message:
+        """A file sent as a document (any type, as sent with the paperclip)."""
+        with self._cond:
+            document = self._user_file(Upload(file_name, content, mime_type))
+            document |= {"file_name": file_name, "mime_type": mime_type}
+            return self._user_media(user_id, chat_id, {"document": document}, caption, reply_to)
+
+    def send_content(
+        self,
+        user_id: int,
+        content: Mapping[str, Any],
+        chat_id: int | None = None,
+        *,
+        reply_to: int | None = None,
+    ) -> Message:
+        """Any other kind of message, given as its Bot API fields (video, contact, dice...)."""
+        reserved = {"message_id", "from", "chat", "date", "reply_to_message", "edit_date"}
+        if not content or reserved & set(content):
+            raise ValueError(f"content needs its own fields, none of {sorted(reserved)}")
+        return self._user_message(user_id, chat_id, copy.deepcopy(dict(content)), reply_to)
 
     def click(
         self, user_id: int, message: MessageRef, button_text: str, chat_id: int | None = None
@@ -258,6 +388,18 @@ class World:
     def pending_update_count(self) -> int:
         with self._cond:
             return len(self._updates)
+
+    @property
+    def next_update_id(self) -> int:
+        """The id the next update gets; sequential unless a test sets it."""
+        with self._cond:
+            return self._next_update_id
+
+    @next_update_id.setter
+    def next_update_id(self, update_id: int) -> None:
+        """Telegram after a quiet week: the next id is chosen at random, maybe lower."""
+        with self._cond:
+            self._next_update_id = update_id
 
     def unanswered_callback_queries(self) -> list[dict[str, Any]]:
         with self._cond:
@@ -385,6 +527,49 @@ class World:
             if self._visible_to_bot(chat, message):
                 self._enqueue("message", message)
             return copy.deepcopy(message)
+
+    def _user_file(self, upload: Upload) -> dict[str, Any]:
+        """A file a user sent: stored under a new file_id, as the bot may fetch or resend it."""
+        file_id = f"FAKE-file-{len(self.files) + 1}"
+        self.files[file_id] = upload
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id.replace("file", "unique"),
+            "file_size": len(upload.content),
+        }
+
+    def _user_media(
+        self,
+        user_id: int,
+        chat_id: int | None,
+        content: dict[str, Any],
+        caption: str | None,
+        reply_to: int | None,
+    ) -> Message:
+        if caption is not None:
+            if not 1 <= utf16_len(caption) <= 1024:
+                raise ValueError("Telegram clients send captions of 1..1024 characters")
+            content["caption"] = caption
+        return self._user_message(user_id, chat_id, content, reply_to)
+
+    def _user_own_message(
+        self, user_id: int, message: MessageRef, chat_id: int | None
+    ) -> StoredMessage:
+        if isinstance(message, PtbMessage):
+            message_id, chat_id = message.message_id, message.chat.id
+        elif isinstance(message, Mapping):
+            message_id, chat_id = message["message_id"], message["chat"]["id"]
+        else:
+            message_id, chat_id = message, user_id if chat_id is None else chat_id
+        chat = self._chats.get(chat_id)
+        if chat is not None and chat.type != "private":
+            chat = self._group(chat_id)
+        stored = chat.messages.get(message_id) if chat else None
+        if stored is None or stored.deleted or stored.by_bot:
+            raise AssertionError(f"user {user_id} has no message {message_id} in chat {chat_id}")
+        if stored.data.get("from", {}).get("id") != user_id:
+            raise AssertionError(f"message {message_id} in chat {chat_id} is not by {user_id}")
+        return stored
 
     def _chat_of(self, user: User, chat_id: int | None) -> Chat:
         """The chat the user writes in; writing in private starts (or unblocks) the bot."""

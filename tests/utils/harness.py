@@ -111,8 +111,59 @@ class Person:
         await self.bot.settle()
         return self.last
 
-    async def share_location(self, lat: float, lon: float) -> Message:
-        self.fake.share_location(self.user_id, lat, lon)
+    async def share_location(self, lat: float, lon: float,
+                             live_period: int | None = None) -> Message:
+        self.fake.share_location(self.user_id, lat, lon, live_period=live_period)
+        await self.bot.settle()
+        return self.last
+
+    async def move_live_location(self, lat: float, lon: float,
+                                 message: Message | int | None = None) -> Message:
+        """The live location this person shares (by default their newest) moves."""
+        if message is None:
+            message = next(m for m in reversed(self.sent) if "location" in m)
+        self.fake.move_live_location(self.user_id, message, lat, lon)
+        await self.bot.settle()
+        return self.last
+
+    async def reply(self, text: str, to: Message | int) -> Message:
+        """A text sent as a reply to an earlier message of this chat (either side's)."""
+        message_id = to if isinstance(to, int) else to["message_id"]
+        self.fake.send_text(self.user_id, text, reply_to=message_id)
+        await self.bot.settle()
+        return self.last
+
+    async def edit(self, text: str, message: Message | int | None = None) -> Message:
+        """Edit a text this person sent earlier, by default their newest one."""
+        target = message if message is not None else self.sent[-1]
+        self.fake.edit_text(self.user_id, target, text)
+        await self.bot.settle()
+        return self.last
+
+    async def send_photo(self, caption: str | None = None) -> Message:
+        self.fake.send_photo(self.user_id, caption=caption)
+        await self.bot.settle()
+        return self.last
+
+    async def send_voice(self, duration: int = 4) -> Message:
+        self.fake.send_voice(self.user_id, duration)
+        await self.bot.settle()
+        return self.last
+
+    async def send_sticker(self, emoji: str = "👍") -> Message:
+        self.fake.send_sticker(self.user_id, emoji)
+        await self.bot.settle()
+        return self.last
+
+    async def send_document(self, file_name: str = "bild.pdf",
+                            caption: str | None = None) -> Message:
+        self.fake.send_document(self.user_id, file_name, caption=caption)
+        await self.bot.settle()
+        return self.last
+
+    async def send_content(self, content: dict[str, Any]) -> Message:
+        """Any other kind of message by its Bot API fields, e.g. ``{"dice": {...}}``."""
+        self.fake.send_content(self.user_id, content)
         await self.bot.settle()
         return self.last
 
@@ -133,6 +184,12 @@ class Person:
             if message.get("reply_markup"):
                 return message
         raise AssertionError(f"no bot message with buttons in chat {self.user_id}")
+
+    @property
+    def sent(self) -> list[Message]:
+        """This person's own messages in the chat that are still there, oldest first."""
+        return [m for m in self.fake.messages(self.user_id)
+                if m.get("from", {}).get("id") == self.user_id]
 
     def buttons(self, message: Message | None = None) -> list[str]:
         return self.fake.buttons(message or self.last_with_buttons, chat_id=self.user_id)

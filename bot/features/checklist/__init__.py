@@ -1,0 +1,1 @@
+"""``/checklista``: the warning-signal checklist of Bilaga 3 as a dialog."""

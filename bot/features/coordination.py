@@ -1,0 +1,23 @@
+"""What /niva and /agenda share: who may change things, checked again on every turn.
+
+The engine checks the role on every press (``DialogSpec.min_role``); this adds the
+rest of ``bot.access.coordinator_here`` for the turns that write: still a
+coordinator, and in a group, a registered coordinator group (a group can be
+registered again as a briefing group while a dialog is open in it).
+"""
+
+from __future__ import annotations
+
+from bot.dialogs import Turn
+from storage.members import group_by_chat
+
+COORDINATOR_GROUP = "coordinator"  # storage.models.Group.kind
+
+
+async def coordinator_chat(turn: Turn) -> bool:
+    if not turn.actor.is_coordinator:
+        return False
+    if not turn.in_group:
+        return True
+    group = await group_by_chat(turn.session, turn.row.chat_id)
+    return group is not None and group.active and group.kind == COORDINATOR_GROUP

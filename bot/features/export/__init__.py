@@ -1,0 +1,1 @@
+"""/export: a period of reports as files for coordinators."""

@@ -1,0 +1,1 @@
+"""Alert levels per area: ``/niva`` (a dialog) and the alert posts' buttons."""

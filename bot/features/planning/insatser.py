@@ -1,0 +1,199 @@
+"""``/insats``: planned and running insatser, their status, and ``/insats ny``.
+
+Two dialogs: the list (kind ``insats_status``: paged, each insats on the page with the
+status changes est.planning allows, "Ställ in" asked again), and the registration
+(kind ``insats``): area, place, what, organisation, period, "Spara". An insats at a
+known place thanks the people who reported from there (bot.features.planning.feedback)
+once it is committed.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler, filters
+
+from bot.context import BotContext
+from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
+from bot.features.planning import common
+from bot.features.planning.common import TEMPLATE
+from bot.features.planning.feedback import send_feedback
+from bot.telegram_io import in_rows
+from est import planning as plan
+from est.planning import (
+    IN_AREA,
+    IN_CONFIRM,
+    IN_ORG,
+    IN_PERIOD,
+    IN_PERIOD_T,
+    IN_PLACE,
+    IN_PLACE_T,
+    IN_WHAT,
+    INSATS,
+)
+from messages import labels
+from storage import planning as store
+from storage.models import Insats
+
+LIST_KIND, LIST, CONFIRM = "insats_status", "list", "confirm"
+NEW_INSATS = "➕ Ny insats"
+TYPE_PERIOD = "Skriv period"
+STATUS_BUTTONS = {plan.RUNNING: "▶ Starta", plan.DONE: "✔ Klar", plan.CANCELLED: "✖ Ställ in"}
+CONFIRM_CANCEL = "Ja, ställ in"
+
+
+# ---------------------------------------------------------------- the list and its status
+
+async def _list(turn: Turn) -> Screen:
+    services = turn.services
+    items = [common.insats_view(services, i)
+             for i in await store.current_insatser(turn.session, now=turn.now)]
+    blocks = [turn.render(TEMPLATE, "insats_item", i=item) for item in items]
+    text, shown, page = common.list_page(
+        turn, blocks or [turn.render(TEMPLATE, "no_insatser")],
+        header=turn.render(TEMPLATE, "insats_header"),
+        footer=turn.render(TEMPLATE, "insats_footer"),
+        gap="\n\n" if items else "\n", separator="\n\n")
+    on_page = [items[i] for i in shown] if items else []
+    rows = [[Button(f"{STATUS_BUTTONS[target]} #{item['id']}", "s", f"{item['id']}.{target}")
+             for target in plan.TRANSITIONS.get(item["status"], ())] for item in on_page]
+    rows.append([Button(NEW_INSATS, "n")])
+    return Screen(text, rows, cancel=False, page=page)
+
+
+async def _change(turn: Turn, insats_id: int, target: str) -> Next:
+    """Change an insats's status, if est.planning allows it from where it stands now."""
+    insats = await store.lock_insats(turn.session, insats_id)
+    if insats is None:
+        raise Invalid(turn.render(TEMPLATE, "unknown_insats"))
+    current = plan.effective_status(insats.status, insats.starts_at, insats.ends_at, turn.now)
+    problem = plan.check_status_change(current, target)
+    if problem is not None:
+        turn.toast = problem  # and the list is shown as it stands now
+        return LIST
+    if target == plan.CANCELLED and turn.step == LIST:
+        turn.data["insats_id"] = insats.id
+        return CONFIRM
+    insats.status = target
+    turn.session.add(insats)
+    turn.toast = turn.notice = turn.render(TEMPLATE, "status_changed", id=insats.id,
+                                           status_label=plan.STATUS_LABELS[target])
+    return LIST
+
+
+async def _on_list(turn: Turn, action: str, arg: str) -> Next:
+    if action == "n":
+        turn.follow_with = await common.open_registration(turn, INSATS, IN_AREA)
+        return LIST
+    insats_id, _, target = arg.partition(".")
+    if action != "s" or not (insats_id.isascii() and insats_id.isdigit()):
+        raise Invalid(turn.render(*common.ENDED))
+    return await _change(turn, int(insats_id), target)
+
+
+async def _confirm(turn: Turn) -> Screen:
+    insats = await turn.session.get(Insats, turn.data["insats_id"])
+    if insats is None:
+        return Screen(turn.render(TEMPLATE, "unknown_insats"), [[Button(labels.KEEP, "k")]],
+                      cancel=False)
+    text = turn.render(TEMPLATE, "confirm_cancel", i=common.insats_view(turn.services, insats))
+    rows = [[Button(CONFIRM_CANCEL, "y"), Button(labels.KEEP, "k")]]
+    return Screen(text, rows, cancel=False)
+
+
+async def _on_confirm(turn: Turn, action: str, arg: str) -> Next:
+    if action == "k":
+        return LIST
+    if action != "y":
+        raise Invalid(turn.render(*common.ENDED))
+    return await _change(turn, turn.data["insats_id"], plan.CANCELLED)
+
+
+LIST_DIALOG = DialogSpec(
+    kind=LIST_KIND,
+    first_step=LIST,
+    min_role="coordinator",
+    cancelled=common.cancelled,
+    ended=common.ENDED,
+    steps={LIST: Step(_list, press=_on_list), CONFIRM: Step(_confirm, press=_on_confirm)},
+)
+
+
+# ---------------------------------------------------------------- the registration
+
+def _areas(turn: Turn, _draft) -> list[list[Button]]:
+    return in_rows([Button(a.name, "a", a.key) for a in turn.services.config.areas], 2)
+
+
+def _places(turn: Turn, draft) -> list[list[Button]]:
+    area = turn.services.config.area(draft.area or "")
+    places = [Button(p.name, "p", p.key) for p in (area.places if area else [])]
+    return [*in_rows(places, 2), [Button(common.WHOLE_AREA, "p", plan.WHOLE)],
+            [Button(labels.OTHER_PLACE, "pt")]]
+
+
+def _organisations(turn: Turn, _draft) -> list[list[Button]]:
+    return [[Button(o.name, "o", o.key)] for o in turn.services.config.organisations]
+
+
+def _periods(turn: Turn, _draft) -> list[list[Button]]:
+    presets = [[Button(label, "w", key)]
+               for key, label in plan.period_presets(turn.services.local_now())]
+    return [*presets, [Button(TYPE_PERIOD, "wt")]]
+
+
+async def _save(turn: Turn, draft) -> Finish:
+    insats = await store.add_insats(
+        turn.session, area_key=draft.area, place_key=draft.place_key,
+        place_name=draft.place_name, what=draft.what, org_key=draft.org,
+        starts_at=draft.start(), ends_at=draft.end(),
+        created_by_member_id=turn.actor.member_id, created_at=turn.now)
+    draft.insats_id = insats.id
+    common.keep(turn, draft)
+    if draft.place_key:
+        services, bot, insats_id = turn.services, turn.bot, insats.id
+        # The thank-yous go out once the insats is committed and the coordinator has the receipt.
+        turn.after.append(lambda: send_feedback(services, bot, insats_id))
+    return Finish(turn.render(TEMPLATE, "insats_saved",
+                              d=common.draft_view(turn.services, draft)))
+
+
+DIALOG = DialogSpec(
+    kind=INSATS,
+    first_step=IN_AREA,
+    min_role="coordinator",
+    replaces=common.REGISTRATIONS,
+    cancelled=common.cancelled,
+    ended=common.ENDED,
+    when_done=common.already_saved,
+    steps={
+        IN_AREA: Step(common.step_view(IN_AREA, _areas, back=False), press=common.choose),
+        IN_PLACE: Step(common.step_view(IN_PLACE, _places), press=common.choose,
+                       text=common.typed, back=common.back),
+        IN_PLACE_T: Step(common.step_view(IN_PLACE_T, wants_text=True), text=common.typed,
+                         back=common.back),
+        IN_WHAT: Step(common.step_view(IN_WHAT, wants_text=True), text=common.typed,
+                      back=common.back),
+        IN_ORG: Step(common.step_view(IN_ORG, _organisations), press=common.choose,
+                     back=common.back),
+        IN_PERIOD: Step(common.step_view(IN_PERIOD, _periods), press=common.choose,
+                        text=common.typed, back=common.back),
+        IN_PERIOD_T: Step(common.step_view(IN_PERIOD_T, wants_text=True), text=common.typed,
+                          back=common.back),
+        IN_CONFIRM: Step(common.step_view(IN_CONFIRM, common.save_row),
+                         press=common.on_confirm(_save), back=common.back),
+    },
+)
+
+
+async def insats_command(update: Update, context: BotContext) -> None:
+    """``/insats`` shows the list; ``/insats ny`` registers an insats at once."""
+    if not await common.is_coordinator(update, context):
+        return
+    if context.args and context.args[0].lower() == "ny":
+        await common.start_registration(update, context, INSATS)
+        return
+    await context.dialogs.start(update, context, LIST_KIND)
+
+
+def build_insats_handlers() -> list[BaseHandler]:
+    return [CommandHandler("insats", insats_command, filters=filters.ChatType.PRIVATE)]
