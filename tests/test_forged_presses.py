@@ -9,6 +9,7 @@ open alert on the alert's post).
 
 from __future__ import annotations
 
+import logging
 import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,6 +81,12 @@ async def build_world(bot) -> World:
     await per.click("✖ Avbryt")
     await bo.send("/lugnt")
     await bo.click("Oxhagen")
+    await karin.send("/insats")
+    await karin.send("/checklista")
+    # Dialogs held in the group itself.
+    for user_id, command in ((KARIN, "/niva"), (PER, "/agenda")):
+        fake.send_text(user_id, command, chat_id=GROUP)
+        await bot.settle()
     # Posts in the group: /lagesbild there, and the scheduled daily lägesbild.
     fake.send_text(KARIN, "/lagesbild", chat_id=GROUP)
     await bot.settle()
@@ -183,16 +190,33 @@ def allowed_press(bot, rows: Rows, member_id: int | None, message: dict, data: s
     return False
 
 
+class Failures(logging.Handler):
+    """Errors the bot logs (a handler that raised, a failed after-effect)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.name}: {record.getMessage()} {record.exc_info!r}")
+
+
 async def press_and_check(bot, world: World, user_id: int, message: dict, data: str) -> None:
     """Press; answered, nothing else edited, nothing stored unless the press was allowed."""
     fake, member_id = bot.fake, world.members.get(user_id)
     rows_before, shown_before = await database_rows(bot), bot_messages(fake)
     allowed = allowed_press(bot, rows_before, member_id, message, data)
-    fake.click_data(user_id, message, data)
-    await bot.settle()
+    failures, logger = Failures(), logging.getLogger("bot")
+    logger.addHandler(failures)
+    try:
+        fake.click_data(user_id, message, data)
+        await bot.settle()
+    finally:
+        logger.removeHandler(failures)
     rows_after, shown_after = await database_rows(bot), bot_messages(fake)
     where = f"{data!r} by {user_id} on message {message['message_id']} in {message['chat']['id']}"
     assert fake.unanswered_callback_queries() == [], where
+    assert failures.messages == [], where  # refused, never crashed on
     own = own_dialog_messages(rows_before, member_id) | own_dialog_messages(rows_after,
                                                                              member_id)
     if not (allowed and callbacks.parse(data).prefix == "al"):  # a decision edits its alert
@@ -210,25 +234,34 @@ async def press_and_check(bot, world: World, user_id: int, message: dict, data: 
 
 @dataclass(frozen=True)
 class Real:
-    """The n-th (modulo) real row id of the world as it is at the press."""
+    """The n-th (modulo) real row id of the world as it is at the press (of one table)."""
 
     n: int
+    table: str | None = None
 
 
 Part = str | Real
 
 
-def ids_of(rows: Rows) -> list[str]:
-    """Real row ids of every kind of thing a button could name."""
-    found = {0}
-    for table in ("dialogs", "alerts", "reports", "members", "checklists", "events",
-                  "insatser", "agenda_items", "area_levels"):
-        found |= {key[0] for key in rows.get(table, {})}
-    return [str(i) for i in sorted(found)]
+NAMED = ("dialogs", "alerts", "reports", "members", "checklists", "events", "insatser",
+         "agenda_items", "area_levels")
 
 
-def resolve(parts: tuple[Part, ...], ids: list[str], pad: bool) -> str:
-    data = "".join(ids[p.n % len(ids)] if isinstance(p, Real) else p for p in parts)
+def ids_of(rows: Rows) -> dict[str | None, list[str]]:
+    """Real row ids of every kind of thing a button could name, per table and all (None)."""
+    ids: dict[str | None, list[str]] = {None: ["0"]}
+    for table in NAMED:
+        ids[table] = [str(key[0]) for key in sorted(rows.get(table, {}))]
+    ids[None] = [str(i) for i in sorted({0, *(int(i) for t in NAMED for i in ids[t])})]
+    return ids
+
+
+def resolve(parts: tuple[Part, ...], ids: dict[str | None, list[str]], pad: bool) -> str:
+    def real(part: Real) -> str:
+        pool = ids.get(part.table) or ids[None]
+        return pool[part.n % len(pool)]
+
+    data = "".join(real(p) if isinstance(p, Real) else p for p in parts)
     return data.ljust(64, "9") if pad else data
 
 
@@ -262,7 +295,12 @@ forged_data = st.one_of(
     st.tuples(old_press, st.just(False)),
     st.tuples(garbage, st.just(False)),
     st.tuples(full_length, st.just(False)),
+    st.tuples(real.map(lambda r: ("d:", r, ":b:")), st.just(False)),
     st.tuples(real.map(lambda r: ("d:", r, ":b:")), st.just(True)),
+    # A real id with a real action of the buttons on posts: the likeliest forgery.
+    st.tuples(st.tuples(st.sampled_from((("al", "alerts"), ("d", "dialogs"))),
+                        st.integers(0, 63), st.sampled_from("rkbx")).map(
+        lambda t: (t[0][0], ":", Real(t[1], t[0][1]), ":", t[2])), st.just(False)),
 )
 
 
@@ -308,7 +346,7 @@ def resolve_press(bot, world: World, rows: Rows, press: Forged) -> tuple[dict, s
         mine = [(row, message) for row, message in mine if message is not None]
         if mine:
             row, message = mine[n % len(mine)]
-            return message, resolve(parts, [str(row["id"])], pad)
+            return message, resolve(parts, {None: [str(row["id"])]}, pad)
         kind = "private"
     messages = bot.fake.bot_messages(GROUP if kind == "group" else press.user_id)
     return messages[n % len(messages)], resolve(parts, ids, pad)
@@ -358,3 +396,14 @@ async def test_odd_and_huge_ids_are_answered_and_change_nothing(bot, world, pref
             for data in (f"{prefix}:{odd}:x", f"{prefix}:{odd}:r", f"{prefix}:{odd}"):
                 await press_and_check(bot, world, user_id, message, data)
 
+
+
+async def test_an_alert_decision_forged_onto_another_message_decides_nothing(bot, world):
+    """"Höj"/"Behåll" count on the alert's own post only, like a dialog's buttons."""
+    rows = await database_rows(bot)
+    [alert_id] = [row["alert_id"] for row in rows["alert_messages"].values()
+                  if (row["chat_id"], row["message_id"]) == (GROUP, world.alert_post["message_id"])]
+    for message in (world.daily_post, world.picture_post, bot.fake.last_bot_message(KARIN)):
+        for action in ("k", "r"):
+            await press_and_check(bot, world, KARIN, message, f"al:{alert_id}:{action}")
+    assert bot.fake.buttons(world.alert_post, chat_id=GROUP) == ["Höj till gult", "Behåll"]
