@@ -1,4 +1,4 @@
-"""When the coordinators are alerted, and where to: the rules behind bot.alerts.
+"""When the coordinators are alerted, and where to: the rules behind bot.features.levels.alerts.
 
 Suggestions (est.analysis.suggest_level): an area's suggestion is alerted only when it
 ranks above the area's current level. There is at most one open suggestion per area: a

@@ -94,6 +94,17 @@ class SuggestionRules:
             raise ValueError("multi_org_bonus must be >= 1 and checklist_weight >= 0")
 
 
+def rules_for(config: DeploymentConfig) -> SuggestionRules:
+    """The SuggestionRules with this deployment's numbers (the config's [analysis])."""
+    analysis = config.analysis
+    return SuggestionRules(
+        window_days=analysis.window_days, half_life_days=analysis.half_life_days,
+        multi_org_bonus=analysis.multi_org_bonus, multi_org_min=analysis.multi_org_min,
+        checklist_weight=analysis.checklist_weight, yellow_at=analysis.yellow_at,
+        red_at=analysis.red_at,
+    )
+
+
 @dataclass(frozen=True)
 class Suggestion:
     level: Level

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from est.analysis import FREE_PLACE_PREFIX, ReportFact, hotspots
+from est.analysis import FREE_PLACE_PREFIX, ReportFact, hotspots, rules_for
 from est.config import DeploymentConfig
 from est.digest import LevelChange, level_at
 from est.lagesbild import PERIOD, EventInfo, RiskDay, risk_days, visible_facts
@@ -167,7 +167,7 @@ def compose_briefing(
                                          if last_start <= f.occurred_at < this_start),
         ))
     spots = hotspots(shown, config, this_start, end, config.analysis.hotspot_threshold,
-                     config.analysis.rules())
+                     rules_for(config))
     names = {a.key: a.name for a in config.areas}
     # A typed place name is the reporter's own words: only configured places are named.
     places = [WatchPlace(OTHER_PLACE if h.place_label_key.startswith(FREE_PLACE_PREFIX)

@@ -211,17 +211,6 @@ class Analysis(_Model):
             raise ValueError("red_at måste vara större än yellow_at")
         return self
 
-    def rules(self):
-        """The domain's SuggestionRules with this deployment's numbers."""
-        from est.analysis import SuggestionRules
-
-        return SuggestionRules(
-            window_days=self.window_days, half_life_days=self.half_life_days,
-            multi_org_bonus=self.multi_org_bonus, multi_org_min=self.multi_org_min,
-            checklist_weight=self.checklist_weight, yellow_at=self.yellow_at,
-            red_at=self.red_at,
-        )
-
 
 class SchoolHoliday(_Model):
     name: Text

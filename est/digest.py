@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from est.analysis import Hotspot, ReportFact, Suggestion, suggest_levels
+from est.analysis import Hotspot, ReportFact, Suggestion, rules_for, suggest_levels
 from est.config import DeploymentConfig
 from est.lagesbild import (
     PERIOD,
@@ -325,7 +325,7 @@ def compose_digest(
     end = now + _INCLUSIVE
     area_weeks = week_facts(config, shown, end)
     suggestions = suggest_levels(shown, config, now, checklist_strengths,
-                                 config.analysis.rules())
+                                 rules_for(config))
     return Digest(
         generated_at=now,
         period_start=now - PERIOD,

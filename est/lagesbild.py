@@ -29,6 +29,7 @@ from est.analysis import (
     SuggestionRules,
     hotspots,
     recurring_deviations,
+    rules_for,
     trend,
 )
 from est.config import DeploymentConfig
@@ -363,7 +364,7 @@ def compose_picture(
         (i for i in insatser if i.status in ("planned", "running") and i.ends_at >= now),
         key=lambda i: (i.starts_at, i.what),
     )
-    rules = config.analysis.rules()
+    rules = rules_for(config)
     keys = [area_key] if area_key else [a.key for a in config.areas]
     areas = [
         _area_picture(config, key, shown, levels.get(key), upcoming, open_insatser, now,

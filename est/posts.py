@@ -1,10 +1,10 @@
 """The scheduled posts, described once: what, when, to whom, per which period, by name.
 
 ``POSTS`` is the one list of scheduled posts. Everything that deals with posts reads
-it: the scheduler (bot.schedule: triggers, period keys, recipients), the composers
-(bot.posts.composer_for maps ``composer`` to its function), ``lagesbild preview``
-(bot.cli_preview: which posts can be previewed, at which clock) and the admins'
-notices about posts (bot.delivery, bot.schedule: ``name``).
+it: the scheduler (bot.outbound.schedule: triggers, period keys, recipients), the composers
+(bot.outbound.posts.composer_for maps ``composer`` to its function), ``lagesbild preview``
+(bot.cli.preview: which posts can be previewed, at which clock) and the admins'
+notices about posts (bot.outbound.delivery, bot.outbound.schedule: ``name``).
 
 A post's times come from its field in the config's ``[schedule]`` section
 (``setting``): a clock ``"HH:MM"`` on ``weekday`` (None: every day), or a list of
@@ -53,7 +53,7 @@ class PostKind:
     setting: str  # its field in config.schedule
     weekday: int | None  # Monday = 0; None: every day (weekly lists carry their own day)
     audience: Audience
-    composer: str  # the compose function's name in bot.posts
+    composer: str  # the compose function's name in bot.outbound.posts
     period: Callable[[datetime, tzinfo], str]  # the outbox period key of one occurrence
     preview: bool = True  # offered by ``lagesbild preview``
 

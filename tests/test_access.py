@@ -110,7 +110,7 @@ async def test_pause_resume_my_data_and_help(bot):
 
 
 async def test_command_menu_is_published(bot):
-    from bot.commands_menu import publish_commands
+    from bot.core.commands_menu import publish_commands
 
     await publish_commands(bot.application)
     calls = [p for m, p in bot.fake.calls if m == "setMyCommands"]

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.posts import compose_briefing, compose_reminder
-from bot.services import Services
+from bot.core.services import Services
+from bot.outbound.posts import compose_briefing, compose_reminder
 from est.briefing import ADVICE, AreaBrief, advice_for, weekend_end
 from est.levels import Level
 from storage.db import Database

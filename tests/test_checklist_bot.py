@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-import bot.alerts as alerts
+import bot.features.levels.alerts as alerts
 from bot.features.checklist.dialog import RESTART, RESUME, SAVE_LATER
 from est.checklist import (
     GROUPS,

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 from sqlmodel import select
 
-from bot.cli import main
+from bot.cli.main import main
 from storage.db import Database
 from storage.models import Invite, Member
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot import delivery
-from bot.posts import Image, Post
+from bot.outbound import delivery
+from bot.outbound.posts import Image, Post
 from storage import outbox
 from storage.members import group_by_chat, member_by_user
 from storage.models import Broadcast, Delivery, Group, Member
@@ -98,7 +98,7 @@ async def test_texts_and_pictures_are_sent_in_order_with_html_and_caption(bot, f
 async def test_a_skipped_post_is_recorded_and_sends_nothing(bot, fake, caplog):
     recipients = [await group(bot, fake, -7202, "")]
     before = len(fake.bot_messages(-7202))
-    with caplog.at_level("INFO", logger="bot.delivery"):
+    with caplog.at_level("INFO", logger="bot.outbound.delivery"):
         row = await send(bot, Post(texts=[], skip_reason="inget nytt"), recipients,
                          kind="lagesbild")
     assert row.status == outbox.SKIPPED

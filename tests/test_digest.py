@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.posts import TEXT_LIMIT, compose_digest, digest_inputs, digest_pages
-from bot.services import Services
+from bot.core.services import Services
+from bot.outbound.posts import TEXT_LIMIT, compose_digest, digest_inputs, digest_pages
 from est.analysis import ReportFact
 from est.digest import (
     AGENDA,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl import load_workbook
 
-from bot.cli import main
+from bot.cli.main import main
 from est.report_draft import ReportDraft as DraftData
 from storage.db import Database
 from storage.members import add_member

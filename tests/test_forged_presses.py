@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.context import ROLE_RANK
+from bot.core.context import ROLE_RANK
 from bot.dialogs import callbacks
 from storage.members import member_by_user
 from storage.models import metadata

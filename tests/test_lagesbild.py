@@ -7,7 +7,7 @@ import pytest
 
 from bot.dialogs.paging import MESSAGE_LIMIT as TEXT_LIMIT
 from bot.dialogs.paging import pack_pages
-from bot.picture import render_pages
+from bot.features.lagesbild.picture import render_pages
 from est.analysis import ReportFact
 from est.config import default_config_path, load_config
 from est.lagesbild import (

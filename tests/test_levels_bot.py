@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from bot.alerts import announce_level, evaluate_area
-from est.analysis import suggest_level
+from bot.features.levels.alerts import announce_level, evaluate_area
+from est.analysis import rules_for, suggest_level
 from est.levels import Level
 from storage import outbox
 from storage.facts import report_facts
@@ -51,7 +51,7 @@ async def report(person, **choices):
 async def suggestion_now(bot, area_key: str):
     """What est.analysis says about the stored reports: the test computes, never guesses."""
     services = bot.services
-    rules = services.config.analysis.rules()
+    rules = rules_for(services.config)
     now = services.now()
     async with services.db.session() as session:
         rows = await report_facts(session, since=now - timedelta(days=rules.window_days),

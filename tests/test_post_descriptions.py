@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import cli_preview, posts, schedule
+from bot.cli import preview as cli_preview
+from bot.outbound import posts, schedule
 from est import posts as est_posts
 from est.config import Schedule, default_config_path, load_config
 from est.posts import POSTS, PREVIEWS, Audience, name_of, post_kind, scheduled

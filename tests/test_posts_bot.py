@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.posts import (
+from bot.core.services import Services
+from bot.outbound.posts import (
     TEXT_LIMIT,
     Image,
     Post,
@@ -18,7 +19,6 @@ from bot.posts import (
     digest_pages,
     mark_late,
 )
-from bot.services import Services
 from storage.db import Database
 from storage.levels import record_level
 from storage.members import add_member

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlmodel import func, select
 
-from bot.cli import main
+from bot.cli.main import main
 from storage.db import Database
 from storage.models import Broadcast, Delivery
 from tests.test_digest import add_planning, seed_example

@@ -6,8 +6,8 @@ import logging
 from sqlmodel import select
 from telegram import Update
 
-from bot.logs import RedactSecrets
-from bot.updates import ChatSerialProcessor
+from bot.core.logs import RedactSecrets
+from bot.core.updates import ChatSerialProcessor
 from storage.models import InboxUpdate, Report
 from tests.conftest import registered
 

@@ -10,8 +10,8 @@ import time_machine
 from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import select
 
-from bot import schedule
-from bot.schedule import Plan, catch_up, next_occurrences, previous_occurrence
+from bot.outbound import schedule
+from bot.outbound.schedule import Plan, catch_up, next_occurrences, previous_occurrence
 from storage import outbox
 from storage.members import group_by_chat, member_by_user
 from storage.models import Broadcast, Delivery, Member
@@ -318,7 +318,7 @@ async def test_the_daily_post_is_skipped_when_nothing_happened(bot, fake, clock,
 
 async def test_daily_post_and_digest_go_to_coordinator_groups_only(bot, fake, clock,
                                                                    monkeypatch):
-    from bot import posts
+    from bot.outbound import posts
 
     async def daily(services, now):
         return posts.Post(texts=["Lägesbild i dag"])

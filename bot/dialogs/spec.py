@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from bot.context import Actor
-    from bot.services import Services
+    from bot.core.context import Actor
+    from bot.core.services import Services
     from storage.models import Dialog
 
 

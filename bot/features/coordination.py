@@ -1,7 +1,7 @@
 """What /niva and /agenda share: who may change things, checked again on every turn.
 
 The engine checks the role on every press (``DialogSpec.min_role``); this adds the
-rest of ``bot.access.coordinator_here`` for the turns that write: still a
+rest of ``bot.core.access.coordinator_here`` for the turns that write: still a
 coordinator, and in a group, a registered coordinator group (a group can be
 registered again as a briefing group while a dialog is open in it).
 """

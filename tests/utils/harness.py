@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.app import build_application
-from bot.rate_limit import RetryingRateLimiter
-from bot.services import Services
-from bot.updates import DurablePoller
+from bot.core.app import build_application
+from bot.core.rate_limit import RetryingRateLimiter
+from bot.core.services import Services
+from bot.core.updates import DurablePoller
 from est.config import DeploymentConfig
 from storage.db import Database
 from tests.fake_telegram import FakeRequest, FakeTelegram

@@ -8,7 +8,7 @@ pages that fit Telegram, and three buttons to flag something new. A flag button
 asks for the text (a step that takes typed text: in a group a ForceReply prompt,
 and only a reply to it counts); the text is checked (``est.agenda``), stored as an
 ``AgendaItem`` (storage.agenda) in the turn, and the overview is shown again. The
-item appears in the next digest (``bot.posts.compose_digest``). "Klar" sets
+item appears in the next digest (``bot.outbound.posts.compose_digest``). "Klar" sets
 ``resolved_at``; resolved items leave the agenda. A redelivered text adds nothing
 twice (the engine recognises its update id, and an open item with the same text
 from the same member is the same item).
@@ -19,13 +19,13 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.access import coordinator_here
-from bot.context import BotContext
+from bot.core.access import coordinator_here
+from bot.core.context import BotContext
+from bot.core.telegram_io import in_rows, send
 from bot.dialogs import Button, DialogSpec, Invalid, Next, Screen, Step, Turn
 from bot.dialogs.callbacks import MAX_ID
 from bot.dialogs.paging import page_of
 from bot.features.coordination import coordinator_chat
-from bot.telegram_io import in_rows, send
 from est.agenda import TEXT_MAX, check_item_text, point_of
 from est.digest import AGENDA_KINDS, agenda_point, flagged_items
 from storage.agenda import add_item, agenda_entries, resolve_item

@@ -20,11 +20,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot import alerts
-from bot.context import BotContext
+from bot.core.context import BotContext
+from bot.core.services import Services
+from bot.core.telegram_io import send
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
-from bot.services import Services
-from bot.telegram_io import send
+from bot.features.levels import alerts
 from est import checklist as est
 from messages import labels
 from storage import checklists as store

@@ -18,10 +18,10 @@ from telegram import Bot, InputFile, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.context import Actor, BotContext
+from bot.core.context import Actor, BotContext
+from bot.core.services import Services
+from bot.core.telegram_io import send
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
-from bot.services import Services
-from bot.telegram_io import send
 from est import export as ex
 from storage.export import export_records
 

@@ -22,14 +22,14 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot import alerts
-from bot.access import coordinator_here
-from bot.context import BotContext
+from bot.core.access import coordinator_here
+from bot.core.context import BotContext
+from bot.core.services import Services
+from bot.core.telegram_io import in_rows, send
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
 from bot.dialogs.paging import page_of
 from bot.features.coordination import coordinator_chat
-from bot.services import Services
-from bot.telegram_io import in_rows, send
+from bot.features.levels import alerts
 from est.config import Area, DeploymentConfig
 from est.levels import (
     REASON_MAX,

@@ -13,11 +13,11 @@ from datetime import date, datetime
 
 from telegram import Update
 
-from bot.context import BotContext
+from bot.core.context import BotContext
+from bot.core.services import Services
+from bot.core.telegram_io import send
 from bot.dialogs import Button, Finish, Invalid, Next, Screen, Turn
 from bot.dialogs.paging import MESSAGE_LIMIT, page_of, utf16_len
-from bot.services import Services
-from bot.telegram_io import send
 from est import planning as plan
 from est.planning import EVENT, INSATS, InvalidChoice, PlanDraft
 from storage import dialogs as dialog_store

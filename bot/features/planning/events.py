@@ -12,11 +12,11 @@ from datetime import UTC, datetime, time, timedelta
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.context import BotContext
+from bot.core.context import BotContext
+from bot.core.telegram_io import in_rows
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
 from bot.features.planning import common
 from bot.features.planning.common import TEMPLATE
-from bot.telegram_io import in_rows
 from est import planning as plan
 from est.planning import EV_AREA, EV_CONFIRM, EV_DAY, EV_TIME, EV_WHAT, EV_WHEN_T, EVENT
 from storage import planning as store

@@ -1,7 +1,7 @@
 """Återkoppling: a thank-you to the people who reported from an insats's place.
 
 The thank-you says what is done, where, when and by which organisation: no names,
-nothing of anyone's report. It goes through the outbox (bot.delivery.send_once) keyed
+nothing of anyone's report. It goes through the outbox (bot.outbound.delivery.send_once) keyed
 by the insats, so each reporter gets it once, also when it is pushed again; a member
 who blocked the bot is marked inactive there. ``/aterkoppling av|pa`` turns it off/on.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.context import BotContext
-from bot.delivery import send_once
+from bot.core.context import BotContext
+from bot.core.services import Services
+from bot.core.telegram_io import send
 from bot.features.planning.common import TEMPLATE, insats_view
-from bot.services import Services
-from bot.telegram_io import send
+from bot.outbound.delivery import send_once
 from est import planning as plan
 from storage import planning as store
 from storage.models import Insats, Member

@@ -3,13 +3,13 @@
 ``ask_for_followups`` (every ten minutes, ``schedule_followups``) finds the insatser
 that est.planning.followup_due says are due, claims each (followup_asked_at,
 committed together with the question's dialog row, so two processes never both ask),
-and sends the question through the outbox (bot.delivery.send_once, keyed by the
+and sends the question through the outbox (bot.outbound.delivery.send_once, keyed by the
 insats): a dialog the bot opens on its own (kind ``followup``), bound to the message
 the outbox delivered. Its steps: the effect (Bättre / Oförändrat / Sämre, stored at
 once), then an optional comment, typed or skipped.
 
 A paused or inactive coordinator is asked when they are back. A 403 marks them
-inactive (in bot.delivery) and the question is not asked again; a failure the outbox
+inactive (in bot.outbound.delivery) and the question is not asked again; a failure the outbox
 retries releases the claim, so the next run asks again.
 """
 
@@ -20,13 +20,13 @@ import logging
 
 from telegram.ext import Application
 
-from bot.context import Actor, BotContext
-from bot.delivery import send_once
+from bot.core.context import Actor, BotContext
+from bot.core.services import Services
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
 from bot.dialogs.runtime import DialogEngine
 from bot.features.planning import common
 from bot.features.planning.common import TEMPLATE
-from bot.services import Services
+from bot.outbound.delivery import send_once
 from est import planning as plan
 from est.planning import EFFECTS, FOLLOWUP, FU_ASK, FU_COMMENT, InvalidChoice, PlanDraft
 from messages import labels
@@ -197,7 +197,7 @@ async def _followup_job(context: BotContext) -> None:
 
 
 def schedule_followups(application: Application) -> None:
-    """Check for ended insatser every ten minutes; call once from bot/app.py.
+    """Check for ended insatser every ten minutes; call once from bot/core/app.py.
 
     The database decides what is due (followup_asked_at), so a run missed while the
     bot was down is made up by the first run after start.

@@ -12,12 +12,12 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.context import BotContext
+from bot.core.context import BotContext
+from bot.core.telegram_io import in_rows
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
 from bot.features.planning import common
 from bot.features.planning.common import TEMPLATE
 from bot.features.planning.feedback import send_feedback
-from bot.telegram_io import in_rows
 from est import planning as plan
 from est.planning import (
     IN_AREA,

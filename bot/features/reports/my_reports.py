@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.context import BotContext
+from bot.core.context import BotContext
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
 from est.report_draft import SUMMARY, ReportDraft, editable
 from messages import labels

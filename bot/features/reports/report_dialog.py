@@ -12,9 +12,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.alerts import after_report
-from bot.context import BotContext
+from bot.core.context import BotContext
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
+from bot.features.levels.alerts import after_report
 from est import report_draft as flow
 from est.privacy import check_free_text
 from est.report_draft import InvalidChoice, ReportDraft

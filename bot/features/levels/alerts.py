@@ -14,7 +14,7 @@ even as a count in a score (est.visibility). An urgent egen report goes privatel
 the coordinators of its own organisation instead.
 
 Every new message (an alert, an urgent alert, a level change, a field notice) goes
-through the outbox (bot.delivery.send_once) keyed by the Alert's or AreaLevel's id, so
+through the outbox (bot.outbound.delivery.send_once) keyed by the Alert's or AreaLevel's id, so
 each group and member gets it once, also when it is pushed again after a restart; 403,
 supergroup upgrades and retries are handled there. Updating a posted alert stays a
 direct edit of that message.
@@ -36,15 +36,15 @@ from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from bot.context import BotContext
-from bot.delivery import Sent, send_once
-from bot.services import Services
-from bot.telegram_io import answer, callback, keyboard
+from bot.core.context import BotContext
+from bot.core.services import Services
+from bot.core.telegram_io import answer, callback, keyboard
+from bot.outbound.delivery import Sent, send_once
 from est import alert_policy as policy
 from est import posts as est_posts
 from est import recipients as est_recipients
 from est import report_draft as flow
-from est.analysis import ReportFact, suggest_level
+from est.analysis import ReportFact, rules_for, suggest_level
 from est.levels import Level, check_transition
 from est.report_draft import FORMEDLAD
 from est.visibility import free_text_allowed
@@ -111,7 +111,7 @@ async def post_to_groups(services: Services, bot: Bot, text: str,
                          skip_chat_ids: Iterable[int] = ()) -> list[Sent]:
     """Post to every active coordinator group, once per (kind, key) and group.
 
-    Goes through the outbox (bot.delivery.send_once): calling again with the same key
+    Goes through the outbox (bot.outbound.delivery.send_once): calling again with the same key
     (a restart, a repeated push) reaches only the groups that did not get it yet.
     Returns where each new post landed; a group upgraded to a supergroup is reported
     under its new id.
@@ -151,7 +151,7 @@ async def notify_members(services: Services, bot: Bot, telegram_user_ids: Iterab
     """Private messages, once per (kind, key) and member, through the outbox.
 
     A member who blocked the bot (403) is marked inactive and the admins are told, by
-    bot.delivery. Returns how many were sent now.
+    bot.outbound.delivery. Returns how many were sent now.
     """
     sent = 0
     for user_id in telegram_user_ids:
@@ -252,7 +252,7 @@ async def evaluate_area(services: Services, bot: Bot, area_key: str) -> None:
         return
     async with area_lock(area_key):
         now = services.now()
-        rules = config.analysis.rules()
+        rules = rules_for(config)
         async with services.db.session() as session:
             rows = await report_facts(session, since=now - timedelta(days=rules.window_days),
                                       until=now + timedelta(seconds=1), area_key=area_key)

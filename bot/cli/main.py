@@ -6,35 +6,28 @@ import argparse
 import asyncio
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
-from bot import cli_export, cli_preview
-from est.config import ConfigError, DeploymentConfig, default_config_path, load_config
-from storage.members import ROLES
-
-
-def _config_path(explicit: str | None, env_value: str | None) -> Path:
-    return Path(explicit or env_value or default_config_path())
-
-
-def _load(path: Path) -> DeploymentConfig:
-    try:
-        return load_config(path)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        raise SystemExit(2) from None
+from bot.cli import export as cli_export
+from bot.cli import preview as cli_preview
+from bot.cli.config import config_path, load_or_exit
+from bot.core.logs import configure_logging
+from bot.core.runner import serve
+from bot.core.settings import Settings
+from bot.features.members.invite import invite_link
+from storage.db import Database
+from storage.members import ROLES, add_member, create_invite
+from storage.migrate import upgrade
 
 
 def cmd_check_config(args, settings) -> int:
-    path = _config_path(args.path, settings.config_path)
-    config = _load(path)
+    path = config_path(settings, args.path)
+    config = load_or_exit(path)
     print(f"Konfigurationen {path} är giltig: {config.kommun}, {len(config.areas)} områden, "
           f"{len(config.organisations)} organisationer, {len(config.categories)} kategorier.")
     return 0
 
 
 def cmd_db(args, settings) -> int:
-    from storage.migrate import upgrade
 
     upgrade(settings.database_url)
     print("Databasen är uppdaterad.")
@@ -42,16 +35,13 @@ def cmd_db(args, settings) -> int:
 
 
 def cmd_run(args, settings) -> int:
-    from bot.logs import configure_logging
-    from bot.runner import serve
-    from storage.migrate import upgrade
 
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         print("BOT_TOKEN saknas. Sätt miljövariabeln BOT_TOKEN till botens token från "
               "@BotFather.", file=sys.stderr)
         return 2
     token = settings.bot_token.get_secret_value().strip()
-    config = _load(_config_path(None, settings.config_path))
+    config = load_or_exit(config_path(settings))
     configure_logging(settings.log_level, secrets=[token])
     upgrade(settings.database_url)
     return asyncio.run(serve(config, token=token, database_url=settings.database_url,
@@ -59,7 +49,6 @@ def cmd_run(args, settings) -> int:
 
 
 async def _with_session(settings, work):
-    from storage.db import Database
 
     db = Database(settings.database_url)
     try:
@@ -72,10 +61,8 @@ async def _with_session(settings, work):
 
 
 def cmd_admin_add(args, settings) -> int:
-    from storage.members import add_member
-    from storage.migrate import upgrade
 
-    config = _load(_config_path(None, settings.config_path))
+    config = load_or_exit(config_path(settings))
     org_key = args.org or next((o.key for o in config.organisations if o.kind == "kommun"),
                                config.organisations[0].key)
     if config.organisation(org_key) is None:
@@ -96,11 +83,8 @@ def cmd_admin_add(args, settings) -> int:
 
 
 def cmd_invite(args, settings) -> int:
-    from bot.features.members.invite import invite_link
-    from storage.members import create_invite
-    from storage.migrate import upgrade
 
-    config = _load(_config_path(None, settings.config_path))
+    config = load_or_exit(config_path(settings))
     if config.organisation(args.org) is None:
         print(f"Okänd organisation: {args.org}. Finns: "
               f"{', '.join(o.key for o in config.organisations)}", file=sys.stderr)
@@ -149,8 +133,6 @@ COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "db": cmd_db,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.settings import Settings
-
     args = parser().parse_args(argv)
     return COMMANDS[args.command](args, Settings())
 

@@ -7,8 +7,8 @@ from sqlmodel import col, select
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.context import BotContext
-from bot.telegram_io import send
+from bot.core.context import BotContext
+from bot.core.telegram_io import send
 from messages.labels import ROLE_LABELS
 from storage.models import Member, Report
 

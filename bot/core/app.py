@@ -14,27 +14,27 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.access import GATEKEEPER_GROUP, build_gatekeeper
-from bot.context import BotContext
+from bot.core.access import GATEKEEPER_GROUP, build_gatekeeper
+from bot.core.context import BotContext
+from bot.core.errors import on_error
+from bot.core.fallbacks import build_fallback_handlers
+from bot.core.rate_limit import RetryingRateLimiter
+from bot.core.services import Services
+from bot.core.updates import ChatSerialProcessor
 from bot.dialogs.runtime import DialogEngine
-from bot.errors import on_error
-from bot.fallbacks import build_fallback_handlers
 from bot.features.agenda import agenda_dialog
 from bot.features.checklist import dialog as checklist_dialog
 from bot.features.export import export_dialog
+from bot.features.lagesbild.picture import build_picture_handlers, picture_button
 from bot.features.levels import alert_buttons, niva
 from bot.features.members import invite
+from bot.features.members.commands import build_member_handlers
+from bot.features.members.groups import build_group_handlers
+from bot.features.members.onboarding import build_onboarding_handlers
 from bot.features.planning import events, feedback, followup, insatser
 from bot.features.planning.followup import schedule_followups
 from bot.features.reports import calm, my_reports, report_dialog
-from bot.groups import build_group_handlers
-from bot.member_commands import build_member_handlers
-from bot.onboarding import build_onboarding_handlers
-from bot.picture import build_picture_handlers, picture_button
-from bot.rate_limit import RetryingRateLimiter
-from bot.schedule import schedule_jobs
-from bot.services import Services
-from bot.updates import ChatSerialProcessor
+from bot.outbound.schedule import schedule_jobs
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def build_application(
     builder = (
         ApplicationBuilder()
         .token(token)
-        .updater(None)  # bot.updates.DurablePoller fetches updates instead
+        .updater(None)  # bot.core.updates.DurablePoller fetches updates instead
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(ChatSerialProcessor(services.inbox, services.clock))
         .rate_limiter(rate_limiter or RetryingRateLimiter())

@@ -8,10 +8,10 @@ first stopped and nobody gets a second copy. The one window no design closes: Te
 accepted a message and the process died before the commit; that one part is sent again.
 
 Failures:
-- 429: AIORateLimiter (bot.rate_limit) waits and retries; if it gives up, the delivery
+- 429: AIORateLimiter (bot.core.rate_limit) waits and retries; if it gives up, the delivery
   goes back to pending and the next resume (startup, or the schedule's periodic tick)
   retries it, up to ``storage.outbox.MAX_ATTEMPTS`` attempts in all. 5xx and timeouts:
-  the same, after bot.rate_limit's own retries with back-off.
+  the same, after bot.core.rate_limit's own retries with back-off.
 - 403 (blocked, or the bot removed from a group): the member or group is marked
   inactive, the delivery ``blocked``, and the admins are told in Swedish.
 - ChatMigrated: the group's new id is stored (storage.members.move_group) and the
@@ -51,8 +51,8 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.posts import Image, Post
-from bot.services import Services
+from bot.core.services import Services
+from bot.outbound.posts import Image, Post
 from est import posts as est_posts
 from storage import outbox
 from storage.members import group_by_chat, member_by_user, move_group

@@ -16,8 +16,8 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
-from bot.context import Actor, BotContext
-from bot.telegram_io import answer, send
+from bot.core.context import Actor, BotContext
+from bot.core.telegram_io import answer, send
 from storage.members import group_by_chat, member_by_user
 
 log = logging.getLogger(__name__)

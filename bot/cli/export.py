@@ -12,8 +12,13 @@ import asyncio
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.cli.config import config_path, load_or_exit
 from est import export as ex
-from est.config import ConfigError, DeploymentConfig, default_config_path, load_config
+from est.config import DeploymentConfig
+from storage.db import Database
+from storage.export import export_records
 
 DESCRIPTION = """\
 Exportera rapporterna för en period (dagen då det inträffade, lokal tid, båda dagarna
@@ -84,9 +89,6 @@ def _viewer(args: argparse.Namespace, config: DeploymentConfig) -> tuple[str | N
 
 async def _records(database_url: str, period: ex.Period, config: DeploymentConfig,
                    viewer_org_key: str | None) -> list[ex.ReportRecord]:
-    from storage.db import Database
-    from storage.export import export_records
-
     since, until = period.bounds(config.tz)
     db = Database(database_url)
     try:
@@ -102,19 +104,12 @@ def run(args: argparse.Namespace, settings) -> int:
         period = ex.Period(ex.parse_date(args.date_from), ex.parse_date(args.date_to))
     except ex.PeriodError as error:
         return _error(str(error))
-    path = Path(settings.config_path or default_config_path())
-    try:
-        config = load_config(path)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 2
+    config = load_or_exit(config_path(settings))
     try:
         viewer, view_text = _viewer(args, config)
     except LookupError:
         return _error(f"okänd organisation: {args.org}. Finns: "
                       f"{', '.join(o.key for o in config.organisations)}")
-
-    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         records = asyncio.run(_records(settings.database_url, period, config, viewer))

@@ -2,7 +2,7 @@
 
 ``build_fallback_handlers()`` is registered after every other handler, so any
 real handler wins (in one group only the first matching handler runs). The
-gatekeeper (bot/access.py) has already dealt with strangers and edited
+gatekeeper (bot/core/access.py) has already dealt with strangers and edited
 messages; here a member in a private chat still gets an answer for anything:
 a button no handler claims, an unknown command, and every kind of message the
 bot cannot use (photo, voice note, sticker, file, video, contact, poll, dice…).
@@ -14,8 +14,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
-from bot.context import BotContext
-from bot.telegram_io import answer, send
+from bot.core.context import BotContext
+from bot.core.telegram_io import answer, send
 
 
 async def unknown_button(update: Update, context: BotContext) -> None:

@@ -18,7 +18,13 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
+from bot.cli.config import config_path, load_or_exit
+from bot.core.services import Services
+from bot.outbound import posts
 from est.posts import PREVIEWS, post_kind
+from storage.db import Database
 
 KINDS = tuple(p.kind for p in PREVIEWS)
 _TAG = re.compile(r"<[^>]+>")
@@ -59,10 +65,6 @@ def plain(text: str) -> str:
 
 
 async def _compose(config, database_url: str, what: str, moment: datetime):
-    from bot import posts
-    from bot.services import Services
-    from storage.db import Database
-
     db = Database(database_url)
     try:
         services = Services(config=config, db=db, clock=lambda: moment)
@@ -72,11 +74,7 @@ async def _compose(config, database_url: str, what: str, moment: datetime):
 
 
 def run(args: argparse.Namespace, settings) -> int:
-    from sqlalchemy.exc import DBAPIError
-
-    from bot.cli import _config_path, _load
-
-    config = _load(_config_path(None, settings.config_path))
+    config = load_or_exit(config_path(settings))
     moment = scheduled_moment(config, args.what, args.date)
     try:
         post = asyncio.run(_compose(config, settings.database_url, args.what, moment))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.services import Services
+from bot.core.services import Services
 from storage.models import Member
 
 ROLE_RANK = {"reporter": 0, "coordinator": 1, "admin": 2}

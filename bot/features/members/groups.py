@@ -7,8 +7,8 @@ import logging
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
-from bot.context import BotContext
-from bot.telegram_io import send
+from bot.core.context import BotContext
+from bot.core.telegram_io import send
 from storage.members import group_by_chat, move_group, register_group
 
 log = logging.getLogger(__name__)

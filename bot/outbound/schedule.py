@@ -5,8 +5,9 @@ est.posts.POSTS. Every switched-on schedule there becomes a calendar (cron) trig
 the deployment's zone: "Friday 19.00" stays 19.00 local on both sides of a DST change,
 which a 7-day interval would not. When a trigger fires, ``run_due`` works out the
 occurrence (the last scheduled moment not after now) and its period key, composes the
-post (bot.posts.compose) and hands it to bot.delivery, whose outbox makes it once per
-period even with two processes, a restart or the periodic tick racing the trigger.
+post (bot.outbound.posts.compose) and hands it to bot.outbound.delivery, whose outbox
+makes it once per period even with two processes, a restart or the periodic tick racing
+the trigger.
 
 Jobs are in memory; the database is the truth. ``catch_up`` (at startup, and every
 minute as a safety tick) looks at each schedule's last occurrence: unclaimed and at
@@ -30,8 +31,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import col, select
 from telegram.ext import Application
 
-from bot import delivery, posts
-from bot.services import Services
+from bot.core.services import Services
+from bot.outbound import delivery, posts
 from est import posts as est_posts
 from est import recipients as est_recipients
 from est.config import WEEKDAYS, DeploymentConfig

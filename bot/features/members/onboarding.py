@@ -5,9 +5,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.commands_menu import publish_member_commands
-from bot.context import BotContext
-from bot.telegram_io import send
+from bot.core.commands_menu import publish_member_commands
+from bot.core.context import BotContext
+from bot.core.telegram_io import send
 from storage.members import InviteProblem, member_by_user, redeem_invite
 
 

@@ -4,7 +4,7 @@ Every ``compose_*`` function takes the services and ``now``, the moment the post
 scheduled for (timezone-aware), reads the database and returns a ``Post``: ready-to-send
 HTML texts (each at most ``TEXT_LIMIT`` characters, which leaves room for the late
 marker below) and PNG images (captions at most 1024 characters). Nothing is sent here;
-``bot.delivery`` sends a Post and stores it (``Post.to_payload``) when it claims a
+``bot.outbound.delivery`` sends a Post and stores it (``Post.to_payload``) when it claims a
 broadcast, so a resumed run sends exactly the same thing (``Post.from_payload``).
 
 - ``compose_daily``: the samlad lägesbild for coordinator groups (förmedlade reports
@@ -285,7 +285,7 @@ Composer = Callable[[Any, datetime], Awaitable[Post]]
 def composer_for(kind: str) -> Composer:
     """The compose function of a scheduled post (est.posts.PostKind.composer).
 
-    Looked up when called, so a test that replaces ``bot.posts.compose_daily`` is heard.
+    Looked up when called, so a test that replaces ``bot.outbound.posts.compose_daily`` is heard.
     """
     return globals()[est_posts.post_kind(kind).composer]
 
@@ -297,7 +297,7 @@ async def compose(kind: str, services, now: datetime) -> Post:
 
 _missing = [p.composer for p in est_posts.POSTS if not callable(globals().get(p.composer))]
 if _missing:  # pragma: no cover - a wiring mistake, caught at import
-    raise ImportError(f"bot.posts has no composer {', '.join(_missing)}")
+    raise ImportError(f"bot.outbound.posts has no composer {', '.join(_missing)}")
 
 
 __all__ = [

@@ -13,12 +13,12 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.context import BotContext
+from bot.core.context import BotContext
+from bot.core.services import Services
+from bot.core.telegram_io import answer, in_rows, keyboard, send
 from bot.dialogs import callbacks
 from bot.dialogs.callbacks import Press
 from bot.dialogs.paging import pack_pages
-from bot.services import Services
-from bot.telegram_io import answer, in_rows, keyboard, send
 from est.lagesbild import Picture, compose_picture, find_area
 from est.visibility import free_text_allowed
 from storage.members import group_by_chat

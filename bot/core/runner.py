@@ -9,11 +9,11 @@ import signal
 
 from telegram.error import InvalidToken
 
-from bot.app import build_application
-from bot.commands_menu import publish_commands
-from bot.schedule import catch_up
-from bot.services import Services
-from bot.updates import DurablePoller
+from bot.core.app import build_application
+from bot.core.commands_menu import publish_commands
+from bot.core.services import Services
+from bot.core.updates import DurablePoller
+from bot.outbound.schedule import catch_up
 from est.config import DeploymentConfig
 from storage.db import Database
 

@@ -8,8 +8,8 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 
-from bot.context import BotContext
-from bot.telegram_io import answer, send
+from bot.core.context import BotContext
+from bot.core.telegram_io import answer, send
 from storage.members import member_by_user
 from storage.models import Member
 

@@ -1,0 +1,1 @@
+"""The ``lagesbild`` shell command."""

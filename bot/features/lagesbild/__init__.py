@@ -1,0 +1,1 @@
+"""The samlad lägesbild on demand: /lagesbild and its area buttons."""
