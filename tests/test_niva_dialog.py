@@ -214,3 +214,18 @@ async def test_a_press_only_ever_edits_the_message_of_its_own_dialog(bot, fake):
     # The dialogs still work for their owners.
     prompt = await per.click("🔴 Rött läge", menu)
     assert "Skäl till Rött läge i Vivalla" in prompt["text"]
+
+
+async def test_a_reason_typed_after_being_demoted_changes_nothing(bot, fake):
+    per = await registered(bot, 3103, "Per", role="coordinator", org_key="kommunen")
+    await per.send("/niva vivalla")
+    await per.click("🔴 Rött läge")
+    async with bot.services.db.session() as session:  # an admin demotes Per meanwhile
+        member = (await session.exec(select(Member).where(Member.telegram_user_id == 3103))).one()
+        member.role = "reporter"
+        await session.commit()
+
+    answer = await per.send("Bränder i natt vid skolan")
+    assert "Sparat" not in answer["text"]
+    assert "samordnare" in answer["text"]
+    assert await levels(bot) == []

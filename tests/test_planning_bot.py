@@ -445,3 +445,17 @@ async def test_long_lists_fit_one_telegram_message(planner):
     shown = insatser["text"].count("Nerikes Brandkår")
     assert 0 < shown < 15
     assert len(karin.buttons()) == shown * 2 + 1 + 1  # status, "Ny insats", "Nästa"
+
+
+async def test_typed_text_from_a_demoted_coordinator_changes_nothing(planner):
+    bot = planner
+    karin = await coordinator(bot)
+    await karin.send("/handelse ny")
+    await karin.click("Hela kommunen")
+    before = (await dialog(bot, "event")).step
+    await set_role(bot, karin.user_id, "reporter")
+
+    answer = await karin.send("Demonstration på Stortorget")
+    assert "samordnare" in answer["text"]
+    after = await dialog(bot, "event")
+    assert after.step == before and "title" not in (after.data or {})

@@ -28,11 +28,11 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
-from bot.context import Actor, BotContext
+from bot.core.context import Actor, BotContext
+from bot.core.telegram_io import answer, delete_quietly, drop_keyboard, send
 from bot.dialogs import callbacks
 from bot.dialogs.callbacks import Press
 from bot.dialogs.spec import Button, DialogSpec, Finish, Invalid, Next, Screen, Turn
-from bot.telegram_io import answer, delete_quietly, drop_keyboard, send
 from messages import labels
 from storage import dialogs as store
 from storage.models import Dialog, Member
@@ -271,6 +271,10 @@ class DialogEngine:
                 # The newest dialog whose step takes this kind of answer; else the newest.
                 row = next((r for r in candidates if self._takes(r, kind)), candidates[0])
             spec = self.specs[row.kind]
+            if not actor.at_least(spec.min_role):  # demoted while the dialog was open
+                await session.rollback()
+                await send(update, services.render("dialogs", "no_access"))
+                return
             step = spec.steps.get(row.step)
             turn = self._turn(context, session, row, update)
             replayed = store.handled(row, update.update_id)
