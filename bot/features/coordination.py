@@ -8,7 +8,7 @@ registered again as a briefing group while a dialog is open in it).
 
 from __future__ import annotations
 
-from bot.dialogs import Turn
+from bot.dialogs import DialogSpec, Step, Turn
 from storage.members import group_by_chat
 
 COORDINATOR_GROUP = "coordinator"  # storage.models.Group.kind
@@ -21,3 +21,11 @@ async def coordinator_chat(turn: Turn) -> bool:
         return True
     group = await group_by_chat(turn.session, turn.row.chat_id)
     return group is not None and group.active and group.kind == COORDINATOR_GROUP
+
+
+def coordination_dialog(kind: str, template: str, first_step: str,
+                        steps: dict[str, Step]) -> DialogSpec:
+    """A coordinators' dialog that also runs in their group (/niva, /agenda)."""
+    return DialogSpec(kind=kind, first_step=first_step, min_role="coordinator",
+                      private_only=False, cancelled=lambda turn: turn.render(template, "cancelled"),
+                      ended=(template, "ended"), steps=steps)

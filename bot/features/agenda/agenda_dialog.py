@@ -22,10 +22,10 @@ from telegram.ext import BaseHandler, CommandHandler
 from bot.core.access import coordinator_here
 from bot.core.context import BotContext
 from bot.core.telegram_io import in_rows, send
-from bot.dialogs import Button, DialogSpec, Invalid, Next, Screen, Step, Turn
+from bot.dialogs import Button, Invalid, Next, Screen, Step, Turn
 from bot.dialogs.callbacks import MAX_ID
 from bot.dialogs.paging import page_of
-from bot.features.coordination import coordinator_chat
+from bot.features.coordination import coordination_dialog, coordinator_chat
 from est.agenda import TEXT_MAX, check_item_text, point_of
 from est.digest import AGENDA_KINDS, agenda_point, flagged_items
 from storage.agenda import add_item, agenda_entries, resolve_item
@@ -170,18 +170,10 @@ async def _typed_item(turn: Turn, text: str) -> Next:
     return OVERVIEW
 
 
-DIALOG = DialogSpec(
-    kind=KIND,
-    first_step=OVERVIEW,
-    min_role="coordinator",
-    private_only=False,
-    cancelled=lambda turn: turn.render(TEMPLATE, "cancelled"),
-    ended=(TEMPLATE, "ended"),
-    steps={
-        OVERVIEW: Step(_overview, press=_on_overview),
-        ITEM: Step(_prompt, text=_typed_item, back=OVERVIEW),
-    },
-)
+DIALOG = coordination_dialog(KIND, TEMPLATE, OVERVIEW, {
+    OVERVIEW: Step(_overview, press=_on_overview),
+    ITEM: Step(_prompt, text=_typed_item, back=OVERVIEW),
+})
 
 
 async def agenda_command(update: Update, context: BotContext) -> None:

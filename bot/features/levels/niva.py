@@ -26,9 +26,9 @@ from bot.core.access import coordinator_here
 from bot.core.context import BotContext
 from bot.core.services import Services
 from bot.core.telegram_io import in_rows, send
-from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
+from bot.dialogs import Button, Finish, Invalid, Next, Screen, Step, Turn
 from bot.dialogs.paging import page_of
-from bot.features.coordination import coordinator_chat
+from bot.features.coordination import coordination_dialog, coordinator_chat
 from bot.features.levels import alerts
 from est.config import Area, DeploymentConfig
 from est.levels import (
@@ -222,21 +222,13 @@ async def after_change(services: Services, bot, *, level_id: int, area_key: str,
                                 skip_chat_ids=skip_chat_ids)
 
 
-DIALOG = DialogSpec(
-    kind=KIND,
-    first_step=AREAS,
-    min_role="coordinator",
-    private_only=False,
-    cancelled=lambda turn: turn.render(TEMPLATE, "cancelled"),
-    ended=(TEMPLATE, "ended"),
-    steps={
-        AREAS: Step(_areas, press=_chose_area),
-        HISTORY_AREAS: Step(_history_areas, press=_chose_history_area),
-        LEVEL: Step(_level_menu, press=_chose_level, back=AREAS),
-        REASON: Step(_reason_prompt, text=_typed_reason, back=LEVEL),
-        HISTORY: Step(_history, back=lambda turn: turn.data.get("from")),
-    },
-)
+DIALOG = coordination_dialog(KIND, TEMPLATE, AREAS, {
+    AREAS: Step(_areas, press=_chose_area),
+    HISTORY_AREAS: Step(_history_areas, press=_chose_history_area),
+    LEVEL: Step(_level_menu, press=_chose_level, back=AREAS),
+    REASON: Step(_reason_prompt, text=_typed_reason, back=LEVEL),
+    HISTORY: Step(_history, back=lambda turn: turn.data.get("from")),
+})
 
 
 # ---------------------------------------------------------------- the command

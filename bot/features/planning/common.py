@@ -16,7 +16,7 @@ from telegram import Update
 from bot.core.context import BotContext
 from bot.core.services import Services
 from bot.core.telegram_io import send
-from bot.dialogs import Button, Finish, Invalid, Next, Screen, Turn
+from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
 from bot.dialogs.paging import MESSAGE_LIMIT, page_of, utf16_len
 from est import planning as plan
 from est.planning import EVENT, INSATS, InvalidChoice, PlanDraft
@@ -240,3 +240,49 @@ async def open_registration(turn: Turn, kind: str, first_step: str) -> Dialog:
 
 async def start_registration(update: Update, context: BotContext, kind: str) -> None:
     await context.dialogs.start(update, context, kind, data=PlanDraft(kind=kind).to_json())
+
+
+# ---------------------------------------------------------------- the dialogs and the command
+
+def area_step(step: str, rows: Rows) -> Step:
+    """The first step: a choice, with nothing to go back to."""
+    return Step(step_view(step, rows, back=False), press=choose)
+
+
+def choice_step(step: str, rows: Rows, *, or_typed: bool = False) -> Step:
+    return Step(step_view(step, rows), press=choose, text=typed if or_typed else None,
+                back=back)
+
+
+def text_step(step: str) -> Step:
+    return Step(step_view(step, wants_text=True), text=typed, back=back)
+
+
+def confirm_step(step: str, save: Save) -> Step:
+    return Step(step_view(step, save_row), press=on_confirm(save), back=back)
+
+
+def list_dialog(kind: str, first_step: str, steps: dict[str, Step]) -> DialogSpec:
+    """The list under /handelse or /insats."""
+    return DialogSpec(kind=kind, first_step=first_step, min_role="coordinator",
+                      cancelled=cancelled, ended=ENDED, steps=steps)
+
+
+def registration_dialog(kind: str, first_step: str, steps: dict[str, Step]) -> DialogSpec:
+    """/handelse ny or /insats ny: one registration at a time, saved exactly once."""
+    return DialogSpec(kind=kind, first_step=first_step, min_role="coordinator",
+                      replaces=REGISTRATIONS, cancelled=cancelled, ended=ENDED,
+                      when_done=already_saved, steps=steps)
+
+
+def list_or_register(kind: str, list_kind: str):
+    """The command handler: the list, or with ``ny`` a registration at once."""
+    async def command(update: Update, context: BotContext) -> None:
+        if not await is_coordinator(update, context):
+            return
+        if context.args and context.args[0].lower() == "ny":
+            await start_registration(update, context, kind)
+            return
+        await context.dialogs.start(update, context, list_kind)
+
+    return command

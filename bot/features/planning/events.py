@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.core.context import BotContext
 from bot.core.telegram_io import in_rows
-from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
+from bot.dialogs import Button, Finish, Invalid, Next, Screen, Step, Turn
 from bot.features.planning import common
 from bot.features.planning.common import TEMPLATE
 from est import planning as plan
@@ -59,14 +57,9 @@ async def _on_list(turn: Turn, action: str, arg: str) -> Next:
     return LIST
 
 
-LIST_DIALOG = DialogSpec(
-    kind=LIST_KIND,
-    first_step=LIST,
-    min_role="coordinator",
-    cancelled=common.cancelled,
-    ended=common.ENDED,
-    steps={LIST: Step(_list, press=_on_list)},
-)
+LIST_DIALOG = common.list_dialog(LIST_KIND, LIST, {
+    LIST: Step(_list, press=_on_list),
+})
 
 
 # ---------------------------------------------------------------- the registration
@@ -98,39 +91,16 @@ async def _save(turn: Turn, draft) -> Finish:
                               d=common.draft_view(turn.services, draft)))
 
 
-DIALOG = DialogSpec(
-    kind=EVENT,
-    first_step=EV_AREA,
-    min_role="coordinator",
-    replaces=common.REGISTRATIONS,
-    cancelled=common.cancelled,
-    ended=common.ENDED,
-    when_done=common.already_saved,
-    steps={
-        EV_AREA: Step(common.step_view(EV_AREA, _areas, back=False), press=common.choose),
-        EV_WHAT: Step(common.step_view(EV_WHAT, wants_text=True), text=common.typed,
-                      back=common.back),
-        EV_DAY: Step(common.step_view(EV_DAY, _days), press=common.choose,
-                     text=common.typed, back=common.back),
-        EV_TIME: Step(common.step_view(EV_TIME, _hours), press=common.choose,
-                      text=common.typed, back=common.back),
-        EV_WHEN_T: Step(common.step_view(EV_WHEN_T, wants_text=True), text=common.typed,
-                        back=common.back),
-        EV_CONFIRM: Step(common.step_view(EV_CONFIRM, common.save_row),
-                         press=common.on_confirm(_save), back=common.back),
-    },
-)
-
-
-async def events_command(update: Update, context: BotContext) -> None:
-    """``/handelse`` shows the list; ``/handelse ny`` registers an event at once."""
-    if not await common.is_coordinator(update, context):
-        return
-    if context.args and context.args[0].lower() == "ny":
-        await common.start_registration(update, context, EVENT)
-        return
-    await context.dialogs.start(update, context, LIST_KIND)
+DIALOG = common.registration_dialog(EVENT, EV_AREA, {
+    EV_AREA: common.area_step(EV_AREA, _areas),
+    EV_WHAT: common.text_step(EV_WHAT),
+    EV_DAY: common.choice_step(EV_DAY, _days, or_typed=True),
+    EV_TIME: common.choice_step(EV_TIME, _hours, or_typed=True),
+    EV_WHEN_T: common.text_step(EV_WHEN_T),
+    EV_CONFIRM: common.confirm_step(EV_CONFIRM, _save),
+})
 
 
 def build_event_handlers() -> list[BaseHandler]:
-    return [CommandHandler("handelse", events_command, filters=filters.ChatType.PRIVATE)]
+    return [CommandHandler("handelse", common.list_or_register(EVENT, LIST_KIND),
+                           filters=filters.ChatType.PRIVATE)]

@@ -9,12 +9,10 @@ once it is committed.
 
 from __future__ import annotations
 
-from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.core.context import BotContext
 from bot.core.telegram_io import in_rows
-from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
+from bot.dialogs import Button, Finish, Invalid, Next, Screen, Step, Turn
 from bot.features.planning import common
 from bot.features.planning.common import TEMPLATE
 from bot.features.planning.feedback import send_feedback
@@ -108,14 +106,10 @@ async def _on_confirm(turn: Turn, action: str, arg: str) -> Next:
     return await _change(turn, turn.data["insats_id"], plan.CANCELLED)
 
 
-LIST_DIALOG = DialogSpec(
-    kind=LIST_KIND,
-    first_step=LIST,
-    min_role="coordinator",
-    cancelled=common.cancelled,
-    ended=common.ENDED,
-    steps={LIST: Step(_list, press=_on_list), CONFIRM: Step(_confirm, press=_on_confirm)},
-)
+LIST_DIALOG = common.list_dialog(LIST_KIND, LIST, {
+    LIST: Step(_list, press=_on_list),
+    CONFIRM: Step(_confirm, press=_on_confirm),
+})
 
 
 # ---------------------------------------------------------------- the registration
@@ -157,43 +151,18 @@ async def _save(turn: Turn, draft) -> Finish:
                               d=common.draft_view(turn.services, draft)))
 
 
-DIALOG = DialogSpec(
-    kind=INSATS,
-    first_step=IN_AREA,
-    min_role="coordinator",
-    replaces=common.REGISTRATIONS,
-    cancelled=common.cancelled,
-    ended=common.ENDED,
-    when_done=common.already_saved,
-    steps={
-        IN_AREA: Step(common.step_view(IN_AREA, _areas, back=False), press=common.choose),
-        IN_PLACE: Step(common.step_view(IN_PLACE, _places), press=common.choose,
-                       text=common.typed, back=common.back),
-        IN_PLACE_T: Step(common.step_view(IN_PLACE_T, wants_text=True), text=common.typed,
-                         back=common.back),
-        IN_WHAT: Step(common.step_view(IN_WHAT, wants_text=True), text=common.typed,
-                      back=common.back),
-        IN_ORG: Step(common.step_view(IN_ORG, _organisations), press=common.choose,
-                     back=common.back),
-        IN_PERIOD: Step(common.step_view(IN_PERIOD, _periods), press=common.choose,
-                        text=common.typed, back=common.back),
-        IN_PERIOD_T: Step(common.step_view(IN_PERIOD_T, wants_text=True), text=common.typed,
-                          back=common.back),
-        IN_CONFIRM: Step(common.step_view(IN_CONFIRM, common.save_row),
-                         press=common.on_confirm(_save), back=common.back),
-    },
-)
-
-
-async def insats_command(update: Update, context: BotContext) -> None:
-    """``/insats`` shows the list; ``/insats ny`` registers an insats at once."""
-    if not await common.is_coordinator(update, context):
-        return
-    if context.args and context.args[0].lower() == "ny":
-        await common.start_registration(update, context, INSATS)
-        return
-    await context.dialogs.start(update, context, LIST_KIND)
+DIALOG = common.registration_dialog(INSATS, IN_AREA, {
+    IN_AREA: common.area_step(IN_AREA, _areas),
+    IN_PLACE: common.choice_step(IN_PLACE, _places, or_typed=True),
+    IN_PLACE_T: common.text_step(IN_PLACE_T),
+    IN_WHAT: common.text_step(IN_WHAT),
+    IN_ORG: common.choice_step(IN_ORG, _organisations),
+    IN_PERIOD: common.choice_step(IN_PERIOD, _periods, or_typed=True),
+    IN_PERIOD_T: common.text_step(IN_PERIOD_T),
+    IN_CONFIRM: common.confirm_step(IN_CONFIRM, _save),
+})
 
 
 def build_insats_handlers() -> list[BaseHandler]:
-    return [CommandHandler("insats", insats_command, filters=filters.ChatType.PRIVATE)]
+    return [CommandHandler("insats", common.list_or_register(INSATS, LIST_KIND),
+                           filters=filters.ChatType.PRIVATE)]
