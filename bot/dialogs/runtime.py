@@ -138,7 +138,7 @@ class DialogEngine:
             await self.actions[press.prefix](update, context, press)
             return
         if press is None or press.prefix != PREFIX:
-            await answer(update, services.render("dialogs", "ended"))
+            await self._show_again(update, context)
             return
         actor, message = context.actor, update.callback_query.message
         async with services.db.session() as session:
@@ -185,6 +185,29 @@ class DialogEngine:
         if follow is not None:
             await self._send_new(context, *follow)
         self._run_after(turn)
+
+    async def _show_again(self, update: Update, context: BotContext) -> None:
+        """A press the grammar does not know (a button from before an upgrade): if it is on
+        the message of the presser's own open dialog, show that step again with today's
+        buttons; the press changes nothing. Anywhere else it is only answered."""
+        services, actor = context.services, context.actor
+        message = update.callback_query.message
+        content = None
+        if actor is not None and message is not None:
+            async with services.db.session() as session:
+                row = await store.open_by_message(session, message.chat.id, message.message_id)
+                if row is not None and self._refusal(row, actor, message) is None:
+                    spec = self.specs[row.kind]
+                    turn = self._turn(context, session, row, update)
+                    screen = await self._view(spec, turn)
+                    if not (screen.wants_text and turn.in_group):
+                        content = self._render(spec, row, screen, turn)
+                await session.rollback()
+        if content is None:
+            await answer(update, services.render("dialogs", "ended"))
+            return
+        await answer(update, services.render("dialogs", "shown_again"))
+        await self._edit(update, content)
 
     async def _follow_screen(self, turn: Turn) -> tuple[Dialog, Screen, Turn] | None:
         row = turn.follow_with
