@@ -212,6 +212,28 @@ class Analysis(_Model):
         return self
 
 
+class Retention(_Model):
+    """How long each kind of data is kept, in days: the kommun's gallringsbeslut.
+
+    The defaults are a starting point for that decision, not the decision itself.
+    """
+
+    report_text_days: int = Field(90, ge=1)  # free text erased, the report stays
+    reporter_link_days: int = Field(365, ge=1)  # the report keeps its organisation only
+    report_days: int = Field(1095, ge=1)  # the report goes, its weekly aggregates stay
+    abandoned_dialog_days: int = Field(7, ge=1)
+    delivery_days: int = Field(90, ge=1)
+    inbox_hours: int = Field(24, ge=1)  # handled updates (their content is erased at once)
+    ended_member_days: int = Field(30, ge=0)  # name of an ended member, then the row's data
+    audit_days: int = Field(1825, ge=30)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        if not self.report_text_days <= self.reporter_link_days <= self.report_days:
+            raise ValueError("report_text_days ≤ reporter_link_days ≤ report_days krävs")
+        return self
+
+
 class SchoolHoliday(_Model):
     name: Text
     start: date
@@ -241,6 +263,7 @@ class DeploymentConfig(_Model):
     reporting: Reporting = Field(default_factory=Reporting)
     schedule: Schedule = Field(default_factory=Schedule)
     analysis: Analysis = Field(default_factory=Analysis)
+    retention: Retention = Field(default_factory=Retention)
     school_holidays: list[SchoolHoliday] = Field(default_factory=list)
     risk_dates: list[RiskDate] = Field(default_factory=list)
 

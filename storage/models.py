@@ -1,6 +1,6 @@
 """Tables. Every timestamp is UTC; the deployment's zone is applied when shown."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, MetaData, UniqueConstraint
@@ -43,6 +43,8 @@ class Member(SQLModel, table=True):
     feedback_opt_out: bool = False
     joined_at: datetime = _utc()
     invited_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    # Set when the membership ends (by an admin or /avsluta); the person is then a stranger.
+    ended_at: datetime | None = _utc(default=None)
 
 
 class Invite(SQLModel, table=True):
@@ -59,6 +61,8 @@ class Invite(SQLModel, table=True):
     created_by_member_id: int | None = Field(default=None, foreign_key="members.id")
     used_at: datetime | None = _utc(default=None)
     used_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    revoked_at: datetime | None = _utc(default=None)
+    revoked_by_member_id: int | None = Field(default=None, foreign_key="members.id")
 
 
 class Group(SQLModel, table=True):
@@ -82,7 +86,8 @@ class Report(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str | None = Field(default=None, max_length=24, unique=True)
-    member_id: int = Field(foreign_key="members.id", index=True)
+    # None once the gallring has erased the link to the reporter; org_key stays.
+    member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
     org_key: str = Field(max_length=32, index=True)
     area_key: str = Field(max_length=32, index=True)
     place_key: str | None = Field(default=None, max_length=32)
@@ -97,6 +102,8 @@ class Report(SQLModel, table=True):
     text: str | None = Field(default=None, max_length=600)
     sharing: str = Field(default="formedlad", max_length=16)
     withdrawn_at: datetime | None = _utc(default=None)
+    text_erased_at: datetime | None = _utc(default=None)  # gallring of the free text
+    reporter_erased_at: datetime | None = _utc(default=None)  # gallring of member_id
     # The dialog this report was made from: the unique key that turns a second
     # "Skicka" or a redelivered update into the same report.
     draft_id: int = Field(foreign_key="dialogs.id", unique=True)
@@ -305,11 +312,66 @@ class AgendaItem(SQLModel, table=True):
     resolved_at: datetime | None = _utc(default=None)
 
 
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which object, append-only: the kommun's answer to "who saw what".
+
+    ``details`` holds counts, keys and choices, never free text or a reporter's identity.
+    Only the gallring of the audit log itself deletes rows.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc(index=True)
+    actor: str = Field(max_length=16)  # member | shell | system
+    actor_member_id: int | None = Field(default=None, foreign_key="members.id")
+    action: str = Field(max_length=40, index=True)
+    object_kind: str = Field(default="", max_length=24)
+    object_id: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class LegalHold(SQLModel, table=True):
+    """Reports of an area (or all areas) that occurred in a date range are not purged."""
+
+    __tablename__ = "legal_holds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_key: str | None = Field(default=None, max_length=32)  # None: every area
+    starts_on: date
+    ends_on: date
+    reason: str = Field(max_length=300)
+    created_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    created_at: datetime = _utc()
+    removed_at: datetime | None = _utc(default=None)
+    removed_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+
+
+class WeeklyAggregate(SQLModel, table=True):
+    """What is kept of purged reports: counts per area, ISO week, category, org kind."""
+
+    __tablename__ = "weekly_aggregates"
+    __table_args__ = (
+        UniqueConstraint("area_key", "week_start", "category_key", "org_kind",
+                         name="uq_weekly_aggregates_cell"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_key: str = Field(max_length=32)
+    week_start: date  # the Monday of the ISO week, local time
+    category_key: str = Field(max_length=32)
+    org_kind: str = Field(max_length=32)
+    report_count: int = 0
+    severity_sum: int = 0
+    weight_sum: float = 0.0
+
+
 __all__ = [
     "AgendaItem",
     "Alert",
     "AlertMessage",
     "AreaLevel",
+    "AuditEvent",
     "Broadcast",
     "Checklist",
     "Delivery",
@@ -319,8 +381,10 @@ __all__ = [
     "InboxUpdate",
     "Insats",
     "Invite",
+    "LegalHold",
     "Member",
     "Report",
     "ReportCategory",
+    "WeeklyAggregate",
     "metadata",
 ]

@@ -1,9 +1,14 @@
-"""A report open during the upgrade to the dialog engine (migration 0004) still finishes.
+"""Upgrades keep what is stored: migrations run on a database that holds data.
+
+A report open during the upgrade to the dialog engine (migration 0004) still finishes.
 
 The database is made at revision 0003 with a report draft half done (area chosen, at the
 place step), its message carrying the old ``r:`` buttons. After ``upgrade`` the draft is
 an open dialog at the same step; a press on the old message shows the step again with
 today's buttons, and the report is sent once, from the same draft.
+
+0005 rebuilds ``reports`` on SQLite (a nullable reporter): the categories, which cascade
+on delete, must all still be there.
 """
 
 from __future__ import annotations
@@ -120,3 +125,32 @@ async def finish_the_report(fake, database_url, config, clock, message_id: int) 
         assert "Mottagen" in receipt["text"]
     finally:
         await bot.stop()
+
+
+def test_0005_keeps_every_report_and_its_categories(old_database):
+    upgrade(old_database, "0004")
+    now = datetime(2026, 11, 20, 19, 55, tzinfo=UTC)
+    execute(old_database,
+            "INSERT INTO members (id, telegram_user_id, first_name, role, org_key, active, paused,"
+            " feedback_opt_out, joined_at) VALUES (1, :uid, 'Wille', 'reporter',"
+            " 'nattvandrarna', :t, :f, :f, :now)", uid=WALKER, t=True, f=False, now=now)
+    for n in (1, 2):
+        execute(old_database,
+                "INSERT INTO dialogs (id, kind, member_id, chat_id, status, step, data,"
+                " handled_update_ids, created_at, updated_at) VALUES (:n, 'report', 1, :chat,"
+                " 'done', 'summary', '{}', '[]', :now, :now)", n=n, chat=WALKER, now=now)
+        execute(old_database,
+                "INSERT INTO reports (id, member_id, org_key, area_key, occurred_at, received_at,"
+                " updated_at, sharing, draft_id) VALUES (:n, 1, 'nattvandrarna', 'vivalla',"
+                " :now, :now, :now, 'formedlad', :n)", n=n, now=now)
+        for category in ("skadegorelse", "brand"):
+            execute(old_database, "INSERT INTO report_categories VALUES (:n, :c)",
+                    n=n, c=category)
+
+    upgrade(old_database)
+    assert execute(old_database, "SELECT report_id, category_key FROM report_categories"
+                                 " ORDER BY 1, 2") == [
+        (1, "brand"), (1, "skadegorelse"), (2, "brand"), (2, "skadegorelse")]
+    execute(old_database, "UPDATE reports SET member_id = NULL WHERE id = 1")
+    assert execute(old_database, "SELECT id, member_id FROM reports ORDER BY id") == [
+        (1, None), (2, 1)]
