@@ -8,6 +8,13 @@ of a level that coordinators decided on (raised or kept) for the area at most
 inside the cooldown. Suggestions go to the coordinator groups
 (est.recipients.coordinator_groups).
 
+What the groups see is computed from the reports they may see (est.visibility): a
+report moves the groups' alert (is evaluated, may edit or re-send it) only when the
+groups may see it, or when their open alert already counted it (a förmedlad report
+edited to egen: the alert is corrected). An egen report alone never touches a group's
+alert, not even to refresh a decayed score or an "Uppdaterad" time: that would tell the
+group that an unshared report just came in for the area.
+
 Urgent reports: a report in a category marked ``urgent = true``
 (est.analysis.urgent_reports) alerts at once, whatever the level, once per report (an
 edit within ``URGENT_MEMORY`` does not alert again). A förmedlad report goes to the
@@ -25,7 +32,7 @@ from est.analysis import ReportFact, urgent_reports
 from est.config import DeploymentConfig
 from est.levels import Level
 from est.recipients import Person
-from est.report_draft import FORMEDLAD
+from est.visibility import egen_readers, visible_in_group
 
 # What to do with a suggestion.
 NO_ALERT, UPDATE_OPEN, NEW_ALERT = "none", "update", "new"
@@ -63,6 +70,15 @@ def suggestion_action(suggested: Level, current: Level, *, has_open: bool,
     return NEW_ALERT
 
 
+def report_moves_group_alert(sharing: str, report_id: int,
+                             counted_report_ids: Collection[int]) -> bool:
+    """Whether a stored report may re-evaluate the area for the coordinator groups.
+
+    ``counted_report_ids``: the reports the area's open alert counted (empty without one).
+    """
+    return visible_in_group(sharing) or report_id in counted_report_ids
+
+
 def urgent_labels(fact: ReportFact, config: DeploymentConfig) -> list[str]:
     """The labels of a report's urgent categories; empty when the report is not urgent."""
     if not urgent_reports([fact], config):
@@ -89,11 +105,9 @@ class UrgentRoute:
 def urgent_route(sharing: str, org_key: str, coordinators: Iterable[Person]) -> UrgentRoute:
     """A förmedlad report: the coordinator groups. An egen one: in private, to the active
     coordinators and admins of the report's own organisation (by member id)."""
-    if sharing == FORMEDLAD:
+    if visible_in_group(sharing):
         return UrgentRoute(to_groups=True)
-    own = sorted((p for p in coordinators
-                  if p.is_coordinator and p.active and p.org_key == org_key),
-                 key=lambda p: p.member_id)
+    own = egen_readers(org_key, coordinators)
     return UrgentRoute(to_groups=False, private_chat_ids=tuple(p.chat_id for p in own))
 
 
@@ -105,6 +119,7 @@ __all__ = [
     "UrgentRoute",
     "above_current",
     "in_cooldown",
+    "report_moves_group_alert",
     "suggestion_action",
     "urgent_due",
     "urgent_labels",

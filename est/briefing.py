@@ -17,14 +17,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from est.analysis import FREE_PLACE_PREFIX, ReportFact, hotspots, rules_for
+from est.analysis import ReportFact, hotspots, rules_for
 from est.config import DeploymentConfig
 from est.digest import LevelChange, level_at
 from est.lagesbild import PERIOD, EventInfo, RiskDay, risk_days, visible_facts
 from est.levels import Level
+from est.visibility import OTHER_PLACE, shown_place_label
 
 HOTSPOTS_SHOWN = 3
-OTHER_PLACE = "Annan plats"
 EVENTS_SHOWN = 4
 _INCLUSIVE = timedelta(microseconds=1)
 
@@ -169,9 +169,10 @@ def compose_briefing(
     spots = hotspots(shown, config, this_start, end, config.analysis.hotspot_threshold,
                      rules_for(config))
     names = {a.key: a.name for a in config.areas}
-    # A typed place name is the reporter's own words: only configured places are named.
-    places = [WatchPlace(OTHER_PLACE if h.place_label_key.startswith(FREE_PLACE_PREFIX)
-                         else h.label, names.get(h.area_key, h.area_key), h.count)
+    # A typed place name is the reporter's own words, free text, which the briefing never
+    # carries: only configured places are named.
+    places = [WatchPlace(shown_place_label(h.place_label_key, h.label, free_text=False),
+                         names.get(h.area_key, h.area_key), h.count)
               for h in spots[:HOTSPOTS_SHOWN]]
     until = weekend_end(config, now)
     coming = sorted((e for e in events if now <= e.starts_at < until),
@@ -199,6 +200,7 @@ def compose_briefing(
 
 __all__ = [
     "ADVICE",
+    "OTHER_PLACE",
     "Advice",
     "AreaBrief",
     "Briefing",

@@ -142,6 +142,26 @@ class Place(_Model):
         return self
 
 
+class BoundingBox(_Model):
+    """The deployment's area for shared locations (est.geo); without it, the places'."""
+
+    south: float = Field(ge=55.0, le=69.5)
+    north: float = Field(ge=55.0, le=69.5)
+    west: float = Field(ge=10.5, le=24.5)
+    east: float = Field(ge=10.5, le=24.5)
+
+    @model_validator(mode="after")
+    def _edges_in_order(self) -> Self:
+        if self.south >= self.north:
+            raise _error("south måste vara mindre än north")
+        if self.west >= self.east:
+            raise _error("west måste vara mindre än east")
+        return self
+
+    def contains(self, lat: float, lon: float) -> bool:
+        return self.south <= lat <= self.north and self.west <= lon <= self.east
+
+
 class Area(_Model):
     key: Key
     name: Text
@@ -212,6 +232,17 @@ class Analysis(_Model):
         return self
 
 
+def _check_inbox_hours(value: int) -> int:
+    # Telegram resends an unconfirmed update for up to 24 h, so a handled row forgotten
+    # sooner could let an update be handled twice after a crash; the poller itself forgets
+    # handled rows after 48 h (bot.core.updates.INBOX_KEEP), so longer cannot be kept.
+    if not 24 <= value <= 48:
+        raise _error("måste vara mellan 24 och 48: Telegram kan skicka en obekräftad "
+                     "uppdatering igen inom ett dygn, och boten glömmer själv hanterade "
+                     "uppdateringar efter 48 timmar")
+    return value
+
+
 class Retention(_Model):
     """How long each kind of data is kept, in days: the kommun's gallringsbeslut.
 
@@ -223,14 +254,16 @@ class Retention(_Model):
     report_days: int = Field(1095, ge=1)  # the report goes, its weekly aggregates stay
     abandoned_dialog_days: int = Field(7, ge=1)
     delivery_days: int = Field(90, ge=1)
-    inbox_hours: int = Field(24, ge=1)  # handled updates (their content is erased at once)
+    # Handled updates (their content is erased at once); see _check_inbox_hours.
+    inbox_hours: Annotated[int, AfterValidator(_check_inbox_hours)] = 24
     ended_member_days: int = Field(30, ge=0)  # name of an ended member, then the row's data
     audit_days: int = Field(1825, ge=30)
 
     @model_validator(mode="after")
     def _in_order(self) -> Self:
         if not self.report_text_days <= self.reporter_link_days <= self.report_days:
-            raise ValueError("report_text_days ≤ reporter_link_days ≤ report_days krävs")
+            raise _error("report_text_days ≤ reporter_link_days ≤ report_days krävs: först "
+                         "raderas fritexten, sedan kopplingen till rapportören, sist rapporten")
         return self
 
 
@@ -266,6 +299,8 @@ class DeploymentConfig(_Model):
     retention: Retention = Field(default_factory=Retention)
     school_holidays: list[SchoolHoliday] = Field(default_factory=list)
     risk_dates: list[RiskDate] = Field(default_factory=list)
+    # Optional: where shared locations may be (est.geo); else around the places.
+    bounding_box: BoundingBox | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
@@ -397,6 +432,13 @@ def _cross_reference_issues(cfg: DeploymentConfig) -> list[ConfigIssue]:
                         f"okänt område '{ref}' (finns inte bland areas)",
                     )
                 )
+    box = cfg.bounding_box
+    for i, area in enumerate(cfg.areas):
+        for j, place in enumerate(area.places):
+            if box is not None and place.lat is not None and place.lon is not None \
+                    and not box.contains(place.lat, place.lon):
+                issues.append(ConfigIssue(f"areas[{i}].places[{j}]",
+                                          "platsen ligger utanför bounding_box"))
     calm = [i for i, c in enumerate(cfg.categories) if c.calm]
     if not calm:
         issues.append(

@@ -13,7 +13,9 @@ has one section per point, in that order, with the official headings (``AGENDA``
 
 The digest goes to coordinator groups, so it is built from förmedlade reports only
 (``est.lagesbild.compose_picture`` with ``in_group=True``) and carries no report free
-text and no names. The area × week level matrix (``level_matrix``) and the hotspot bars
+text and no names; a typed place name is free text too, so hotspots, återkommande
+avvikelser and insatser at one read ``est.visibility.OTHER_PLACE`` unless the kommun
+lets free text into groups. The area × week level matrix (``level_matrix``) and the hotspot bars
 (``hotspot_bars``) are the data of the two pictures that go with it (``est.charts``).
 """
 

@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from est.config import DeploymentConfig
+from est.privacy import clean_typed_text
 from est.report_draft import FORMEDLAD, PEOPLE_CHOICES
 from est.visibility import visible_to_coordinator
 
@@ -45,6 +46,9 @@ CATEGORY_SEPARATOR = "; "
 LOCAL_FORMAT = "%Y-%m-%d %H:%M"
 # Longest period a chat export may cover; the command line has no limit.
 MAX_CHAT_DAYS = 366
+# The years a period may touch: every report is from this century, and far dates
+# (0001-01-01, 9999-12-31) would overflow the day bounds.
+YEARS = range(2000, 2100)
 # Cells starting with these are run as formulas by spreadsheet programs (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _COLUMN_WIDTHS = (16, 17, 17, 16, 28, 10, 10, 36, 15, 7, 11, 28, 60)
@@ -120,13 +124,17 @@ def coordinates(record: ReportRecord, config: DeploymentConfig) -> tuple[float, 
 
 
 def export_rows(
-    records: Iterable[ReportRecord], config: DeploymentConfig, viewer_org_key: str | None
+    records: Iterable[ReportRecord], config: DeploymentConfig, viewer_org_key: str | None,
+    skipped: list[str] | None = None,
 ) -> list[ExportRow]:
     """The rows a coordinator of ``viewer_org_key`` may take out, oldest first.
 
     ``viewer_org_key=None`` is the view of no organisation: förmedlade reports only.
     The visibility rule is applied here even if the query already did, so a wider
-    query can never widen an export.
+    query can never widen an export. Text is cleaned of control characters (a row
+    stored before intake cleaned it must not break a file); a record that still cannot
+    be turned into a row is left out and its reference added to ``skipped``, so one
+    row never fails a whole export.
     """
     tz = config.tz
     order = {c.key: i for i, c in enumerate(config.categories)}
@@ -134,28 +142,35 @@ def export_rows(
     def order_of(key: str) -> tuple[int, str]:
         return order.get(key, len(order)), key
 
+    def row_of(r: ReportRecord) -> ExportRow:
+        point = coordinates(r, config)
+        text = r.text if free_text_in_export(r.sharing, r.org_key, viewer_org_key) else None
+        return ExportRow(
+            reference=cell_text(r.reference),
+            received=r.received_at.astimezone(tz),
+            occurred=r.occurred_at.astimezone(tz),
+            area=cell_text(config.area_name(r.area_key)),
+            place=cell_text(config.place_name(r.area_key, r.place_key, r.place_name) or ""),
+            lat=point[0] if point else None,
+            lon=point[1] if point else None,
+            categories=tuple(cell_text(config.category_label(k))
+                             for k in sorted(r.category_keys, key=order_of)),
+            people=cell_text(PEOPLE_CHOICES.get(r.people, r.people or "") if r.people else ""),
+            severity=r.severity,
+            sharing=SHARING_LABELS.get(r.sharing, "egen"),
+            organisation=cell_text(config.organisation_name(r.org_key)),
+            text=cell_text(text or ""),
+        )
+
     rows = []
     for r in records:
         if r.withdrawn or not _visible(r, viewer_org_key):
             continue
-        point = coordinates(r, config)
-        text = r.text if free_text_in_export(r.sharing, r.org_key, viewer_org_key) else None
-        rows.append(ExportRow(
-            reference=r.reference,
-            received=r.received_at.astimezone(tz),
-            occurred=r.occurred_at.astimezone(tz),
-            area=config.area_name(r.area_key),
-            place=config.place_name(r.area_key, r.place_key, r.place_name) or "",
-            lat=point[0] if point else None,
-            lon=point[1] if point else None,
-            categories=tuple(config.category_label(k)
-                             for k in sorted(r.category_keys, key=order_of)),
-            people=PEOPLE_CHOICES.get(r.people, r.people or "") if r.people else "",
-            severity=r.severity,
-            sharing=SHARING_LABELS.get(r.sharing, "egen"),
-            organisation=config.organisation_name(r.org_key),
-            text=text or "",
-        ))
+        try:
+            rows.append(row_of(r))
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError):
+            if skipped is not None:
+                skipped.append(cell_text(str(r.reference)))
     rows.sort(key=lambda row: (row.occurred, row.reference))
     return rows
 
@@ -175,6 +190,12 @@ class Period:
     end: date
 
     def __post_init__(self) -> None:
+        for day in (self.start, self.end):
+            if day.year not in YEARS:
+                raise PeriodError(
+                    f"Datumet {day.isoformat()} ligger utanför det som går att exportera "
+                    f"(år {YEARS.start}–{YEARS.stop - 1})."
+                )
         if self.end < self.start:
             raise PeriodError(
                 f"Slutdatumet {self.end.isoformat()} är före startdatumet "
@@ -246,6 +267,12 @@ def parse_period(text: str) -> Period:
 # --- formats ---------------------------------------------------------------------------------
 
 
+def cell_text(text: str) -> str:
+    """Text a file can hold: no control characters (newlines and tabs aside), no lone
+    surrogates; what XLSX (XML) and UTF-8 refuse would fail the whole file."""
+    return clean_typed_text(text)
+
+
 def _safe(text: str) -> str:
     """Keep a spreadsheet from running typed text as a formula."""
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -262,11 +289,13 @@ def _local(moment: datetime) -> str:
 
 
 def _values(row: ExportRow) -> list[object]:
-    return [
+    """The cells of a row; every text cleaned again, whoever built the row."""
+    values = [
         row.reference, row.received, row.occurred, row.area, row.place, row.lat, row.lon,
         CATEGORY_SEPARATOR.join(row.categories), row.people, row.severity, row.sharing,
         row.organisation, row.text,
     ]
+    return [cell_text(v) if isinstance(v, str) else v for v in values]
 
 
 def to_csv(rows: Iterable[ExportRow]) -> bytes:
@@ -338,7 +367,7 @@ def to_geojson(rows: Iterable[ExportRow]) -> bytes:
             key: value.isoformat(timespec="minutes") if isinstance(value, datetime) else value
             for key, value in values.items()
         }
-        properties["kategorier"] = list(row.categories)
+        properties["kategorier"] = [cell_text(c) for c in row.categories]
         features.append({
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
@@ -359,6 +388,7 @@ class Export:
     rows: int
     without_coordinates: int
     files: dict[str, bytes] = field(default_factory=dict)
+    skipped: int = 0  # reports that could not be turned into a row (left out)
 
     @property
     def with_coordinates(self) -> int:
@@ -370,8 +400,9 @@ def build_export(
     period: Period, formats: Iterable[str] = FORMATS,
 ) -> Export:
     """Rows and files in one go; slow for large periods, so callers run it off the loop."""
-    rows = export_rows(records, config, viewer_org_key)
+    skipped: list[str] = []
+    rows = export_rows(records, config, viewer_org_key, skipped)
     files = {fmt: WRITERS[fmt](rows) for fmt in formats} if rows else {}
     return Export(period=period, rows=len(rows),
                   without_coordinates=sum(1 for r in rows if not r.has_coordinates),
-                  files=files)
+                  files=files, skipped=len(skipped))

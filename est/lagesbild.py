@@ -11,7 +11,9 @@ Who sees what (seed 002, egen/förmedlad):
   their own organisation;
 - without a known viewer, only förmedlade (when in doubt, show less).
 The analysis runs on that subset only, so a count or a hotspot never reveals another
-organisation's egen reports. Free text appears only where ``free_text_allowed`` says so.
+organisation's egen reports. Free text appears only where ``free_text_allowed`` says so,
+and so do typed place names (of reports and of insatser): elsewhere they read
+``est.visibility.OTHER_PLACE``, in notable reports, hotspots and återkommande avvikelser.
 Small counts are shown as they are: a single report is a fact worth a line.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from est.analysis import (
@@ -35,7 +37,7 @@ from est.analysis import (
 from est.config import DeploymentConfig
 from est.levels import Level
 from est.risk_days import LOV, known_risk_days
-from est.visibility import filter_visible, free_text_allowed
+from est.visibility import filter_visible, free_text_allowed, shown_place, shown_place_label
 
 PERIOD = timedelta(days=7)
 TREND_WEEKS = 4
@@ -192,8 +194,9 @@ def _one_line(text: str | None) -> str | None:
     return line or None
 
 
-def _place_of(fact: ReportFact, config: DeploymentConfig) -> str | None:
-    return config.place_name(fact.area_key, fact.place_key, _one_line(fact.place_name))
+def _place_of(fact: ReportFact, config: DeploymentConfig, show_text: bool) -> str | None:
+    return shown_place(config, fact.area_key, fact.place_key, fact.place_name,
+                       free_text=show_text)
 
 
 def _week_counts(
@@ -253,7 +256,7 @@ def _area_picture(
             notable.append(NotableReport(
                 report_id=fact.report_id,
                 occurred_at=fact.occurred_at,
-                place=_place_of(fact, config),
+                place=_place_of(fact, config, show_text),
                 categories=[c.label for c in problem],
                 severity=fact.severity,
                 urgent=urgent,
@@ -267,9 +270,14 @@ def _area_picture(
 
     previous = _week_counts(mine, config, end)
     threshold = config.analysis.hotspot_threshold
-    spots = hotspots(mine, config, start, end, threshold, rules)
+    spots = [replace(h, label=shown_place_label(h.place_label_key, h.label,
+                                                free_text=show_text))
+             for h in hotspots(mine, config, start, end, threshold, rules)]
     week_starts = [end - k * PERIOD for k in range(1, TREND_WEEKS + 1)]
-    recurring = recurring_deviations(mine, config, week_starts, threshold, rules=rules)
+    recurring = [replace(r, label=shown_place_label(r.place_label_key, r.label,
+                                                    free_text=show_text))
+                 for r in recurring_deviations(mine, config, week_starts, threshold,
+                                               rules=rules)]
 
     level = level or LevelInfo(Level.GRON)
     return AreaPicture(
@@ -295,14 +303,17 @@ def _area_picture(
         trend=trend(problems, previous),
         previous_weeks=previous,
         events=[UpcomingEvent(e.starts_at, e.title) for e in events if e.area_key == area_key],
-        insatser=[_planned(config, i, now) for i in insatser if i.area_key == area_key],
+        insatser=[_planned(config, i, now, show_text) for i in insatser
+                  if i.area_key == area_key],
     )
 
 
-def _planned(config: DeploymentConfig, insats: InsatsInfo, now: datetime) -> PlannedInsats:
+def _planned(config: DeploymentConfig, insats: InsatsInfo, now: datetime,
+             show_text: bool) -> PlannedInsats:
     return PlannedInsats(
         what=insats.what,
-        place=config.place_name(insats.area_key, insats.place_key, _one_line(insats.place_name)),
+        place=shown_place(config, insats.area_key, insats.place_key, insats.place_name,
+                          free_text=show_text),
         org_name=config.organisation_name(insats.org_key),
         starts_at=insats.starts_at,
         ends_at=insats.ends_at,

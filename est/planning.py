@@ -468,6 +468,15 @@ def parse_moment(text: str, now_local: datetime, *, default_day: date | None = N
     return moment
 
 
+def _within_reach(day: date, today: date) -> None:
+    """A period's day more than a year away is a typo (9999-12-31); the checks that
+    follow would step past the calendar's end (or start) computing with it."""
+    if day - today > MAX_AHEAD:
+        raise DateProblem("Det är mer än ett år fram i tiden. Kontrollera datumet.")
+    if today - day > MAX_AHEAD:
+        raise DateProblem("Det är mer än ett år sedan. Kontrollera datumet.")
+
+
 def parse_period(text: str, now_local: datetime) -> tuple[datetime, datetime]:
     """A local (start, end) from "fre 18 – sön 23", "i dag 18-23", "31/12 20 – 1/1 03".
 
@@ -485,9 +494,11 @@ def parse_period(text: str, now_local: datetime) -> tuple[datetime, datetime]:
     if start_point.clock is None:
         raise DateProblem("Ange klockslag för starten, till exempel fre 18 – sön 23.")
     start_day = start_point.day or today
+    _within_reach(start_day, today)
     end_point = _point(parts[1], start_day, today)
     if end_point.clock is None:
         raise DateProblem("Ange klockslag för slutet, till exempel fre 18 – sön 23.")
+    _within_reach(end_point.day or start_day, today)
     start = _at(start_day, start_point.clock, tz)
     end = _at(end_point.day or start_day, end_point.clock, tz)
     if end_point.day is None and end <= start:
@@ -585,6 +596,8 @@ def period_presets(now_local: datetime) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- insats status
 
 PLANNED, RUNNING, DONE, CANCELLED = "planned", "running", "done", "cancelled"
+# Member roles (as est.recipients.COORDINATOR_ROLES), for who may change a status.
+COORDINATOR_ROLE, ADMIN_ROLE = "coordinator", "admin"
 STATUSES = (PLANNED, RUNNING, DONE, CANCELLED)
 STATUS_LABELS = {PLANNED: "Planerad", RUNNING: "Pågår", DONE: "Avslutad",
                  CANCELLED: "Inställd"}
@@ -605,6 +618,15 @@ def effective_status(status: str, starts_at: datetime, ends_at: datetime,
     if status == PLANNED and starts_at <= now:
         return RUNNING
     return status
+
+
+def may_change_status(role: str, org_key: str, insats_org_key: str) -> bool:
+    """Who may start, finish or cancel an insats: the coordinators of the organisation
+    responsible for it, and the admins. Everyone else who may list insatser sees it, but
+    another organisation's resources are not theirs to call off."""
+    if role == ADMIN_ROLE:
+        return True
+    return role == COORDINATOR_ROLE and org_key == insats_org_key
 
 
 def check_status_change(current: str, target: str) -> str | None:

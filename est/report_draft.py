@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from est import geo
+
 # Step names are stored in the database and travel in callback_data: keep them short.
 AREA, PLACE, PLACE_TEXT, WHAT, PEOPLE, WHEN, WHEN_TEXT = (
     "area", "place", "place_txt", "what", "people", "when", "when_txt"
@@ -157,6 +159,26 @@ def parse_clock_time(text: str, now_local: datetime) -> datetime | str:
 def clean_place_name(text: str) -> str:
     """Trim a typed place name; the caller checks emptiness and length."""
     return " ".join(text.split())
+
+
+def default_sharing(draft: ReportDraft, *, egen_has_readers: bool) -> None:
+    """On arriving at the delning step: when the reporter's organisation has nobody who
+    could read an egen report (est.visibility.egen_readers), förmedlad is chosen for them;
+    they are told so, and may still choose egen."""
+    if not egen_has_readers:
+        draft.sharing = FORMEDLAD
+
+
+def place_from_location(draft: ReportDraft, lat: float, lon: float, *, config) -> str | None:
+    """A shared location as the report's place (est.geo.locate): a known place of the
+    area when it is that close, else the rounded position. Returns the next step, or None
+    when the location lies outside the deployment: then the draft is left as it was."""
+    located = geo.locate(config, draft.area or "", lat, lon)
+    if located is None:
+        return None
+    draft.clear_place()
+    draft.place_key, draft.lat, draft.lon = located.place_key, located.lat, located.lon
+    return next_step(draft, PLACE)
 
 
 def format_reference(year: int, report_id: int) -> str:

@@ -36,7 +36,7 @@ class Messages:
         )
         self.env.globals.update(globals_)
         self.env.filters.update(
-            datum=self.date_time, klocka=self.clock, dag=self.day
+            datum=self.date_time, klocka=self.clock, dag=self.day, ar_dag=self.dated
         )
 
     def render(self, template: str, macro: str, /, **context: object) -> str:
@@ -50,6 +50,10 @@ class Messages:
 
     def clock(self, moment: datetime) -> str:
         return format_datetime(moment, "HH:mm", tzinfo=self.tz, locale=LOCALE)
+
+    def dated(self, moment: datetime) -> str:
+        """A day with its year, for what may be long ago: "20 nov. 2026"."""
+        return format_date(moment.astimezone(self.tz), "d MMM y", locale=LOCALE)
 
     def day(self, moment: datetime) -> str:
         return format_date(moment.astimezone(self.tz), "EEEE d MMMM", locale=LOCALE)

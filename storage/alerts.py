@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import audit
 from storage.models import Alert, AlertMessage
 
 SUGGESTION, URGENT = "suggestion", "urgent"
@@ -70,9 +71,16 @@ def update_suggestion(alert: Alert, *, level: str, score: float, reasons: list[s
     return changed
 
 
-def decide(alert: Alert, *, status: str, member_id: int | None, now: datetime) -> None:
+async def decide(session: AsyncSession, alert: Alert, *, status: str, member_id: int | None,
+                 now: datetime) -> None:
+    """Close an alert as raised, kept or closed; the decision goes to the audit log."""
     alert.status, alert.decided_by_member_id, alert.decided_at = status, member_id, now
     alert.updated_at = now
+    session.add(alert)
+    await audit.record(session, "alert.decided", now=now, actor_member_id=member_id,
+                       object_kind="alert", object_id=alert.id,
+                       details={"area": alert.area_key, "decision": status,
+                                "level": alert.level})
 
 
 async def add_message(session: AsyncSession, alert_id: int, chat_id: int,

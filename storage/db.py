@@ -45,11 +45,13 @@ def create_engine(url: str | URL = DEFAULT_DATABASE_URL) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         engine = create_async_engine(
-            target, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, pool_pre_ping=False
+            target, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, pool_pre_ping=False,
+            hide_parameters=True,  # an error message never carries a report's text
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(target, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(target, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                               hide_parameters=True)
 
 
 class Database:

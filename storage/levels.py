@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from est.checklist import ChecklistScore, signal_strength
+from storage import audit
 from storage.models import AreaLevel, Checklist
 
 
@@ -39,10 +40,16 @@ async def record_level(
     session: AsyncSession, *, area_key: str, level: str, reason: str,
     member_id: int | None, now: datetime, alert_id: int | None = None,
 ) -> AreaLevel:
+    previous = await current_level(session, area_key)
     row = AreaLevel(area_key=area_key, level=level, reason=reason[:500],
                     set_by_member_id=member_id, set_at=now, alert_id=alert_id)
     session.add(row)
     await session.flush()
+    # The reason is free text: it stays in the level history, not in the audit log.
+    await audit.record(session, "level.changed", now=now, actor_member_id=member_id,
+                       object_kind="area", object_id=area_key,
+                       details={"from": previous.level if previous else None, "to": level,
+                                "alert": alert_id})
     return row
 
 

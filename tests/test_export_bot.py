@@ -11,7 +11,7 @@ from sqlmodel import select
 from est.report_draft import ReportDraft as DraftData
 from storage.export import export_records
 from storage.members import member_by_user
-from storage.models import Dialog, Report
+from storage.models import AuditEvent, Dialog, Report
 from storage.reports import open_draft, submit_draft
 from tests.conftest import make_admin, registered
 
@@ -153,6 +153,11 @@ async def test_export_buttons_send_three_documents_the_coordinator_may_see(bot, 
     first_edit = next(i for i, (n, _) in enumerate(fake.calls) if n == "editMessageText")
     first_document = next(i for i, (n, _) in enumerate(fake.calls) if n == "sendDocument")
     assert first_edit < first_document
+    async with bot.services.db.session() as session:  # who exported what is explainable
+        [logged] = (await session.exec(select(AuditEvent)
+                                       .where(AuditEvent.action == "export"))).all()
+    assert logged.details == {"period": "2026-11-14 – 2026-11-20", "reports": 2,
+                              "formats": ["csv", "xlsx", "geojson"], "view": "kommunen"}
 
 
 async def test_typed_period_and_another_organisations_view(bot, fake):

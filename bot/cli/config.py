@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
 from est.config import ConfigError, DeploymentConfig, default_config_path, load_config
+from storage.db import Database
 
 
 def config_path(settings, explicit: str | None = None) -> Path:
@@ -20,3 +22,18 @@ def load_or_exit(path: Path) -> DeploymentConfig:
     except ConfigError as error:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def in_session(settings, work):
+    """Run ``await work(session)`` in one committed transaction; its result."""
+    async def run():
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())

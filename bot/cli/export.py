@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.config import config_path, load_or_exit
+from bot.cli.config import config_path, in_session, load_or_exit
 from est import export as ex
 from est.config import DeploymentConfig
+from storage import audit
 from storage.db import Database
 from storage.export import export_records
 
@@ -118,7 +120,8 @@ def run(args: argparse.Namespace, settings) -> int:
               "Kontrollera DATABASE_URL och kör vid behov 'lagesbild db upgrade'.",
               file=sys.stderr)
         return 1
-    rows = ex.export_rows(records, config, viewer)
+    skipped: list[str] = []
+    rows = ex.export_rows(records, config, viewer, skipped)
     data = ex.WRITERS[args.format](rows)
 
     target = args.out or (period.filename("xlsx") if args.format == "xlsx" else STDOUT)
@@ -133,10 +136,17 @@ def run(args: argparse.Namespace, settings) -> int:
         except OSError as error:
             return _error(f"kunde inte skriva {target}: {error.strerror or error}")
         where = target
+    in_session(settings, lambda session: audit.record(
+        session, "export", now=datetime.now(UTC), actor=audit.SHELL, object_kind="reports",
+        details={"period": period.label(), "formats": [args.format], "reports": len(rows),
+                 "view": viewer or "alla"}))
     missing = sum(1 for row in rows if not row.has_coordinates)
     summary = f"{len(rows)} {'rapport' if len(rows) == 1 else 'rapporter'}"
     if args.format == "geojson" and missing:
         summary += f" ({missing} utan koordinater utelämnade)"
     print(f"Exporterade {summary} för {period.label()} ({view_text}) som {args.format} "
           f"till {where}.", file=sys.stderr)
+    if skipped:
+        print(f"lagesbild export: {len(skipped)} rapporter kunde inte tas med: "
+              f"{', '.join(skipped)}", file=sys.stderr)
     return 0

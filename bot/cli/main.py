@@ -8,13 +8,13 @@ import sys
 from datetime import UTC, datetime
 
 from bot.cli import export as cli_export
+from bot.cli import members as cli_members
 from bot.cli import preview as cli_preview
-from bot.cli.config import config_path, load_or_exit
+from bot.cli.config import config_path, in_session, load_or_exit
 from bot.core.logs import configure_logging
 from bot.core.runner import serve
 from bot.core.settings import Settings
 from bot.features.members.invite import invite_link
-from storage.db import Database
 from storage.members import ROLES, add_member, create_invite
 from storage.migrate import upgrade
 
@@ -48,20 +48,9 @@ def cmd_run(args, settings) -> int:
                              base_url=settings.telegram_api_url))
 
 
-async def _with_session(settings, work):
-
-    db = Database(settings.database_url)
-    try:
-        async with db.session() as session:
-            result = await work(session)
-            await session.commit()
-            return result
-    finally:
-        await db.dispose()
 
 
 def cmd_admin_add(args, settings) -> int:
-
     config = load_or_exit(config_path(settings))
     org_key = args.org or next((o.key for o in config.organisations if o.kind == "kommun"),
                                config.organisations[0].key)
@@ -76,14 +65,18 @@ def cmd_admin_add(args, settings) -> int:
                                 first_name=args.name, role="admin", org_key=org_key,
                                 now=datetime.now(UTC))
 
-    asyncio.run(_with_session(settings, work))
+    in_session(settings, work)
     print(f"Användare {args.telegram_user_id} är admin för {org_key}. "
           "Hen skriver /start till boten för att börja.")
     return 0
 
 
 def cmd_invite(args, settings) -> int:
-
+    if args.action != "create":
+        return cli_members.run_invite_admin(args, settings)
+    if not args.role or not args.org:
+        print("Ange både --role och --org för en ny inbjudan.", file=sys.stderr)
+        return 2
     config = load_or_exit(config_path(settings))
     if config.organisation(args.org) is None:
         print(f"Okänd organisation: {args.org}. Finns: "
@@ -95,7 +88,7 @@ def cmd_invite(args, settings) -> int:
         return await create_invite(session, role=args.role, org_key=args.org,
                                    now=datetime.now(UTC), hours=args.hours)
 
-    token = asyncio.run(_with_session(settings, work))
+    token = in_session(settings, work)
     print(f"/start {token}")
     link = invite_link(args.bot_username or config.bot_username, token)
     if link:
@@ -117,19 +110,24 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("telegram_user_id", type=int)
     add.add_argument("--org", help="organisationens nyckel (standard: kommunen)")
     add.add_argument("--name", default="Admin", help="visningsnamn tills personen skriver /start")
-    invite = sub.add_parser("invite", help="skapa en inbjudan")
-    invite.add_argument("--role", required=True, choices=ROLES)
-    invite.add_argument("--org", required=True)
+    invite = sub.add_parser("invite", help="skapa, lista eller återkalla inbjudningar")
+    invite.add_argument("action", nargs="?", choices=["create", "list", "revoke"],
+                        default="create")
+    invite.add_argument("id", nargs="?", type=int, help="inbjudans nummer (för revoke)")
+    invite.add_argument("--role", choices=ROLES)
+    invite.add_argument("--org")
     invite.add_argument("--hours", type=float, default=72)
     invite.add_argument("--bot-username", help="botens användarnamn för t.me-länken")
     cli_preview.add_parser(sub)
+    cli_members.add_parsers(sub)
     cli_export.add_parser(sub)
     return root
 
 
 COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "db": cmd_db,
             "admin": cmd_admin_add, "invite": cmd_invite, "preview": cli_preview.run,
-            "export": cli_export.run}
+            "export": cli_export.run, "member": cli_members.run_member,
+            "audit": cli_members.run_audit}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,11 +23,12 @@ from bot.core.services import Services
 from bot.core.updates import ChatSerialProcessor
 from bot.dialogs.runtime import DialogEngine
 from bot.features.agenda import agenda_dialog
+from bot.features.audit import log_dialog
 from bot.features.checklist import dialog as checklist_dialog
 from bot.features.export import export_dialog
 from bot.features.lagesbild.picture import build_picture_handlers, picture_button
 from bot.features.levels import alert_buttons, niva
-from bot.features.members import invite
+from bot.features.members import admin, invite, leave
 from bot.features.members.commands import build_member_handlers
 from bot.features.members.groups import build_group_handlers
 from bot.features.members.onboarding import build_onboarding_handlers
@@ -58,6 +59,9 @@ DIALOG_SPECS = [
     followup.DIALOG,
     niva.DIALOG,
     agenda_dialog.DIALOG,
+    admin.DIALOG,
+    leave.DIALOG,
+    log_dialog.DIALOG,
 ]
 
 def build_application(
@@ -92,6 +96,9 @@ def build_application(
     application.add_handlers(build_group_handlers())
     application.add_handlers(build_onboarding_handlers())
     application.add_handlers(invite.build_invite_handlers())
+    application.add_handlers(admin.build_members_handlers())
+    application.add_handlers(leave.build_leave_handlers())
+    application.add_handlers(log_dialog.build_log_handlers())
     # Before the report dialog, whose text handler takes any typed text: a reply to a
     # /niva or /agenda prompt, or text for an open /handelse or /insats dialog, is not a report.
     application.add_handlers(niva.build_niva_handlers())

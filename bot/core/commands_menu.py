@@ -25,6 +25,7 @@ REPORTER_COMMANDS = [
     ("paus", "Pausa påminnelser och utskick"),
     ("aterkom", "Ta emot utskick igen"),
     ("mina_uppgifter", "Vad som finns sparat om dig"),
+    ("avsluta", "Avsluta ditt medlemskap"),
     ("hjalp", "Hjälp"),
 ]
 COORDINATOR_COMMANDS = [
@@ -35,8 +36,9 @@ COORDINATOR_COMMANDS = [
     ("insats", "Insatser och uppföljning"),
     ("agenda", "Punkter till torsdagsmötet"),
     ("export", "Exportera rapporter (CSV, Excel, karta)"),
+    ("medlemmar", "Medlemmar och roller"),
 ]
-ADMIN_COMMANDS = [("inbjudan", "Bjud in en person")]
+ADMIN_COMMANDS = [("inbjudan", "Bjud in en person"), ("logg", "Vem gjorde vad")]
 GROUP_COMMANDS = [
     ("lagesbild", "Samlad lägesbild"),
     ("niva", "Ändra läge i ett område (samordnare)"),
@@ -54,10 +56,14 @@ def commands_for(role: str) -> list[BotCommand]:
     return [BotCommand(*c) for c in commands]
 
 
-async def publish_member_commands(bot: Bot, telegram_user_id: int, role: str) -> None:
-    """Coordinators and admins see their extra commands in their own chat's menu."""
-    if role != "reporter":
-        await bot.set_my_commands(commands_for(role), scope=BotCommandScopeChat(telegram_user_id))
+async def publish_member_commands(bot: Bot, telegram_user_id: int, role: str | None) -> None:
+    """Coordinators and admins see their extra commands in their own chat's menu; a
+    reporter (also one demoted) and an ended member (``None``) see the default menu."""
+    scope = BotCommandScopeChat(telegram_user_id)
+    if role in ("coordinator", "admin"):
+        await bot.set_my_commands(commands_for(role), scope=scope)
+    else:
+        await bot.delete_my_commands(scope=scope)
 
 
 async def publish_commands(application: Application) -> None:

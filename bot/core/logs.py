@@ -38,3 +38,5 @@ def configure_logging(level: str = "INFO", secrets: list[str] | None = None) -> 
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # At DEBUG python-telegram-bot logs whole updates and request bodies: free text.
+    logging.getLogger("telegram").setLevel(max(logging.INFO, root.level))

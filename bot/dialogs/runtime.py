@@ -312,9 +312,10 @@ class DialogEngine:
                                      else handler(turn, *value))
                 except Invalid as problem:
                     await session.rollback()
-                    await send(update, str(problem))
-                    if turn.delete_incoming:
-                        await delete_quietly(message)
+                    # Deleted first, so the answer can say when the text stayed in the chat.
+                    kept = turn.delete_incoming and not await delete_quietly(message)
+                    await send(update, problem.if_kept if kept and problem.if_kept
+                               else str(problem))
                     return
                 old_message_id = row.message_id
                 self._save(turn, outcome)
@@ -379,6 +380,9 @@ class DialogEngine:
             return InlineKeyboardButton(button.label, callback_data=data)
 
         rows = [list(r) for r in screen.rows]
+        reserved = [b.action for r in rows for b in r if b.action in (BACK, CANCEL, PAGE)]
+        if reserved:  # a step's own button would be taken for Tillbaka, Avbryt or a page
+            raise ValueError(f"{spec.kind}: button actions {reserved} are the engine's")
         if screen.page is not None and screen.page[1] > 1:
             page, pages = screen.page
             nav = []

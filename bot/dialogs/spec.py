@@ -26,8 +26,14 @@ if TYPE_CHECKING:
 class Invalid(Exception):
     """A press or text that does not fit the step; its message (Swedish) is the answer.
 
-    Nothing of the turn is saved.
+    Nothing of the turn is saved. With ``turn.delete_incoming`` the typed message is
+    deleted first; ``if_kept`` is the answer for when the bot could not delete it (a
+    group in which it is no admin).
     """
+
+    def __init__(self, text: str, *, if_kept: str | None = None) -> None:
+        super().__init__(text)
+        self.if_kept = if_kept
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,12 @@ class BotApi(World):
             self._command_sets.pop(key, None)
         return True
 
+    @api_method("deleteMyCommands")
+    def _delete_my_commands(self, p: Params) -> bool:
+        self._command_sets.pop(_commands_key(p.json("scope"), p.string("language_code") or ""),
+                               None)
+        return True
+
     @api_method("getMyCommands")
     def _get_my_commands(self, p: Params) -> list[dict[str, str]]:
         key = _commands_key(p.json("scope"), p.string("language_code") or "")

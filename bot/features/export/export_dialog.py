@@ -19,10 +19,12 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.core.context import Actor, BotContext
+from bot.core.errors import describe_error
 from bot.core.services import Services
 from bot.core.telegram_io import send
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
 from est import export as ex
+from storage import audit
 from storage.export import export_records
 
 log = logging.getLogger(__name__)
@@ -72,8 +74,8 @@ async def deliver(services: Services, bot: Bot, actor: Actor, chat_id: int,
         await bot.edit_message_text(text, chat_id=chat_id, message_id=progress_id,
                                     parse_mode=ParseMode.HTML)
 
-    since, until = period.bounds(config.tz)
     try:
+        since, until = period.bounds(config.tz)
         async with services.db.session() as session:
             records = await export_records(session, since=since, until=until,
                                            viewer_org_key=actor.org_key)
@@ -93,9 +95,17 @@ async def deliver(services: Services, bot: Bot, actor: Actor, chat_id: int,
                 caption=services.render(TEMPLATE, "caption", fmt=fmt, e=result),
                 parse_mode=ParseMode.HTML, disable_content_type_detection=True,
             )
+        async with services.db.session() as session:
+            await audit.record(session, "export", now=services.now(),
+                               actor_member_id=actor.member_id, object_kind="reports",
+                               details={"period": period.label(), "formats": list(ex.FORMATS),
+                                        "reports": result.rows, "view": actor.org_key})
+            await session.commit()
         await progress(services.render(TEMPLATE, "done", e=result))
-    except Exception:
-        log.exception("export %s for member %s failed", period.label(), actor.member_id)
+    except Exception as error:
+        # Never the exception's message: it may quote a report's free text.
+        log.error("export %s for member %s failed: %s", period.label(), actor.member_id,
+                  describe_error(error))
         await progress(services.render(TEMPLATE, "failed"))
 
 

@@ -10,7 +10,8 @@ facts, stores the alerts and posts them. The coordinator groups get an alert wit
 
 What reaches a group is an aggregate of förmedlade reports only: the coordinators in a
 group come from several organisations, and an egen report must not show there, not
-even as a count in a score (est.visibility). An urgent egen report goes privately to
+even as a count in a score (est.visibility), nor as an edit of the group's alert at the
+moment it came in (est.alert_policy). An urgent egen report goes privately to
 the coordinators of its own organisation instead.
 
 Every new message (an alert, an urgent alert, a level change, a field notice) goes
@@ -46,8 +47,7 @@ from est import recipients as est_recipients
 from est import report_draft as flow
 from est.analysis import ReportFact, rules_for, suggest_level
 from est.levels import Level, check_transition
-from est.report_draft import FORMEDLAD
-from est.visibility import free_text_allowed
+from est.visibility import free_text_allowed, shown_place, visible_in_group
 from storage import alerts as store
 from storage import outbox
 from storage.facts import field_members_for_area, report_facts
@@ -201,7 +201,8 @@ async def close_superseded(services: Services, bot: Bot, area_key: str, level: L
         closed = []
         for alert in await store.open_suggestions(session, area_key):
             if Level(alert.level).rank <= level.rank:
-                store.decide(alert, status=store.CLOSED, member_id=member_id, now=services.now())
+                await store.decide(session, alert, status=store.CLOSED, member_id=member_id,
+                                   now=services.now())
                 session.add(alert)
                 closed.append(alert)
         await session.commit()
@@ -241,12 +242,17 @@ async def after_report(services: Services, bot: Bot, report_id: int) -> None:
             return
         category_keys = (await categories_of(session, [report_id]))[report_id]
     await _alert_if_urgent(services, bot, report, category_keys)
-    await evaluate_area(services, bot, report.area_key)
+    await evaluate_area(services, bot, report.area_key, report=report)
 
 
-async def evaluate_area(services: Services, bot: Bot, area_key: str) -> None:
+async def evaluate_area(services: Services, bot: Bot, area_key: str, *,
+                        report: Report | None = None) -> None:
     """Suggest a level for the area; alert or update the open alert when it is above the
-    current level. Also called after a completed checklist, without a triggering report."""
+    current level. Also called after a completed checklist, without a triggering report.
+
+    Triggered by ``report``: only when the groups may see it (est.alert_policy
+    .report_moves_group_alert); an egen report neither edits nor re-sends their alert.
+    """
     config = services.config
     if config.area(area_key) is None:
         return
@@ -254,9 +260,14 @@ async def evaluate_area(services: Services, bot: Bot, area_key: str) -> None:
         now = services.now()
         rules = rules_for(config)
         async with services.db.session() as session:
+            if report is not None:
+                open_alert = await store.open_suggestion(session, area_key)
+                counted = open_alert.report_ids if open_alert is not None else ()
+                if not policy.report_moves_group_alert(report.sharing, report.id, counted):
+                    return
             rows = await report_facts(session, since=now - timedelta(days=rules.window_days),
                                       until=now + timedelta(seconds=1), area_key=area_key)
-            facts = [fact for fact, sharing in rows if sharing == FORMEDLAD]
+            facts = [fact for fact, sharing in rows if visible_in_group(sharing)]
             strength = await latest_checklist_strength(session, area_key)
             suggestion = suggest_level(area_key, facts, config, now, strength, rules)
             current = level_of(await current_level(session, area_key))
@@ -344,28 +355,29 @@ async def _alert_if_urgent(services: Services, bot: Bot, report: Report,
         await session.commit()
         route = policy.urgent_route(report.sharing, report.org_key,
                                     await outbox.people(session))
-        context = _urgent_context(services, report, category_keys)
         if route.to_groups:
+            in_groups = free_text_allowed(True, config)
+            context = _urgent_context(services, report, category_keys, free_text=in_groups)
             text = services.render("levels", "urgent", **context, own_org=False,
-                                   text=report.text if free_text_allowed(True, config) else None)
+                                   text=report.text if in_groups else None)
             await _post_alert(services, bot, session, alert, text, None)
             return
     # An egen report stays within its organisation: its coordinators, in private.
+    context = _urgent_context(services, report, category_keys,
+                              free_text=free_text_allowed(False, config))
     text = services.render("levels", "urgent", **context, own_org=True, text=report.text)
     await notify_members(services, bot, route.private_chat_ids, text, kind=URGENT_KIND,
                          key=str(alert.id))
 
 
-def _urgent_context(services: Services, report: Report, category_keys: list[str]) -> dict:
+def _urgent_context(services: Services, report: Report, category_keys: list[str], *,
+                    free_text: bool) -> dict:
+    """What an urgent alert shows; a typed place name only where ``free_text`` may be."""
     config = services.config
     categories = [c for key in category_keys if (c := config.category(key)) is not None]
-    place = None
-    if report.place_key:
-        known = config.place(report.area_key, report.place_key)
-        place = known.name if known else report.place_key
-    elif report.place_name:
-        place = report.place_name
-    elif report.lat is not None:
+    place = shown_place(config, report.area_key, report.place_key, report.place_name,
+                        free_text=free_text)
+    if place is None and report.lat is not None:
         place = f"delad position ({report.lat:.4f}, {report.lon:.4f})"
     return {
         "area_name": area_name(services, report.area_key),
@@ -416,17 +428,20 @@ async def on_alert_button(update: Update, context: BotContext) -> None:
             now, level = services.now(), Level(alert.level)
             decider = await who(services, session, actor.member_id)
             if action == KEEP:
-                store.decide(alert, status=store.KEPT, member_id=actor.member_id, now=now)
+                await store.decide(session, alert, status=store.KEPT,
+                                   member_id=actor.member_id, now=now)
             elif not check_transition(current, level).allowed:
                 # The level already got there (or higher) another way: nothing to raise.
-                store.decide(alert, status=store.CLOSED, member_id=actor.member_id, now=now)
+                await store.decide(session, alert, status=store.CLOSED,
+                                   member_id=actor.member_id, now=now)
             else:
                 reason = services.render("levels", "decision_reason", reasons=alert.reasons,
                                          who=decider)
                 row = await record_level(session, area_key=area_key, level=level.value,
                                          reason=reason, member_id=actor.member_id, now=now,
                                          alert_id=alert.id)
-                store.decide(alert, status=store.RAISED, member_id=actor.member_id, now=now)
+                await store.decide(session, alert, status=store.RAISED,
+                                   member_id=actor.member_id, now=now)
                 announcement = dict(level_id=row.id, area_key=area_key, old=current, new=level,
                                     reason=reason, decided_by=decider, at=now)
                 current = level

@@ -15,17 +15,22 @@ after the commit (``turn.after``), through the outbox.
 
 ``/niva <område>`` opens the level menu of an area, ``/niva historik [område]``
 the history, newest first, in pages that fit Telegram.
+
+A personnummer in a reason or in the command's argument is refused and its message
+deleted; where the bot may not delete (a group in which it is no admin) the refusal
+says so, and the coordinator deletes it.
 """
 
 from __future__ import annotations
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.core.access import coordinator_here
 from bot.core.context import BotContext
 from bot.core.services import Services
-from bot.core.telegram_io import in_rows, send
+from bot.core.telegram_io import delete_quietly, in_rows, send
 from bot.dialogs import Button, Finish, Invalid, Next, Screen, Step, Turn
 from bot.dialogs.paging import page_of
 from bot.features.coordination import coordination_dialog, coordinator_chat
@@ -40,6 +45,7 @@ from est.levels import (
     level_named,
     refused_targets,
 )
+from est.privacy import find_personnummer, mask_contact_details
 from storage.levels import current_level, current_levels, level_history, record_level
 
 KIND = "level"
@@ -49,6 +55,8 @@ EMOJI = {Level.GRON: "🟢", Level.GUL: "🟡", Level.ROD: "🔴", Level.ORANGE:
 HISTORY_LABEL = "📜 Historik"
 HISTORY_WORDS = ("historik", "historia")
 HISTORY_LIMIT = 10_000
+# An unknown area is named back only when it is this short (a typo, not a pasted text).
+ECHO_MAX = 40
 
 
 def find_area(config: DeploymentConfig, text: str) -> Area | None:
@@ -185,8 +193,12 @@ async def _typed_reason(turn: Turn, text: str) -> Next:
         raise _refuse(turn)
     checked = check_reason(text)
     if checked.problem is not None:
-        turn.delete_incoming = True  # kept nowhere, not even in the chat
-        raise Invalid(turn.render(TEMPLATE, "reason_refused", problem=checked.problem))
+        # Kept nowhere, not even in the chat; the refusal says whether that worked.
+        turn.delete_incoming = True
+        raise Invalid(turn.render(TEMPLATE, "reason_refused", problem=checked.problem,
+                                  deleted=True, in_group=turn.in_group),
+                      if_kept=turn.render(TEMPLATE, "reason_refused", problem=checked.problem,
+                                          deleted=False, in_group=turn.in_group))
     if checked.too_short:
         raise Invalid(turn.render(TEMPLATE, "reason_too_short"))
     # The lock keeps alert decisions of this area out while the change is checked and written.
@@ -246,9 +258,18 @@ async def niva_command(update: Update, context: BotContext) -> None:
         await context.dialogs.start(update, context, KIND, step=HISTORY_AREAS if history
                                     else AREAS)
         return
+    if find_personnummer(rest):
+        # Never kept, never named back: the command's message leaves the chat if it can.
+        deleted = await delete_quietly(update.effective_message)
+        await send(update, services.render(
+            TEMPLATE, "argument_refused", deleted=deleted,
+            in_group=update.effective_chat.type != ChatType.PRIVATE))
+        return
     area = find_area(services.config, rest)
     if area is None:
-        await send(update, services.render(TEMPLATE, "unknown_area", text=rest,
+        # Named back only when short, and with contact details masked.
+        echo = mask_contact_details(rest).text if len(rest) <= ECHO_MAX else None
+        await send(update, services.render(TEMPLATE, "unknown_area", text=echo,
                                            areas=[a.name for a in services.config.areas]))
         return
     await context.dialogs.start(update, context, KIND, data={"area": area.key},

@@ -35,16 +35,18 @@ async def my_data(update: Update, context: BotContext) -> None:
     services = context.services
     async with services.db.session() as session:
         member = await session.get(Member, context.member.member_id)
-        total, withdrawn = (
+        total, withdrawn, with_text, first = (
             await session.exec(
-                select(func.count(), func.count(col(Report.withdrawn_at)))
+                select(func.count(), func.count(col(Report.withdrawn_at)),
+                       func.count(col(Report.text)), func.min(Report.received_at))
                 .where(Report.member_id == member.id)
             )
         ).one()
     await send(update, services.render(
         "member", "my_data", member=member,
         org_name=services.config.organisation_name(member.org_key),
-        role_name=ROLE_LABELS[member.role], report_count=total, withdrawn_count=withdrawn))
+        role_name=ROLE_LABELS[member.role], report_count=total, withdrawn_count=withdrawn,
+        with_text=with_text, first_report=first, retention=services.config.retention))
 
 
 def build_member_handlers() -> list[BaseHandler]:

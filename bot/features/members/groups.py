@@ -44,7 +44,10 @@ async def register(update: Update, context: BotContext) -> None:
                              member_id=context.actor.member_id, now=services.now(), kind=kind)
         await session.commit()
     macro = "registered_briefing" if kind == "briefing" else "registered"
-    await send(update, services.render("groups", macro, title=chat.title or ""))
+    text = services.render("groups", macro, title=chat.title or "")
+    if kind == "coordinator":  # coordinators type reasons and texts here
+        text = f"{text}\n\n{services.render('groups', 'delete_rights')}"
+    await send(update, text)
 
 
 async def bot_added(update: Update, context: BotContext) -> None:

@@ -23,6 +23,11 @@ async def start(update: Update, context: BotContext) -> None:
                 await session.commit()
             except InviteProblem as problem:
                 await session.rollback()
+                if problem.role is not None:
+                    await send(update, services.render(
+                        "onboarding", "already_member", role=problem.role,
+                        org_name=services.config.organisation_name(problem.org_key)))
+                    return
                 if context.actor is None:
                     await send(update, services.render("onboarding", "invite_problem",
                                                        reason=problem.reason))

@@ -8,7 +8,7 @@ as their data; a press goes to ``est.planning.choose`` and typed text to
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
 from telegram import Update
@@ -17,7 +17,6 @@ from bot.core.context import BotContext
 from bot.core.services import Services
 from bot.core.telegram_io import send
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
-from bot.dialogs.paging import MESSAGE_LIMIT, page_of, utf16_len
 from est import planning as plan
 from est.planning import EVENT, INSATS, InvalidChoice, PlanDraft
 from storage import dialogs as dialog_store
@@ -30,8 +29,6 @@ REGISTRATIONS = (EVENT, INSATS)
 SAVE = "✅ Spara"
 SAVE_ACTION = "ok"
 WHOLE_KOMMUN, WHOLE_AREA = "Hela kommunen", "Hela området"
-# Room on a list page for the line the engine puts above it (a status change).
-NOTICE_ROOM = 100
 
 
 # ---------------------------------------------------------------- presentation
@@ -110,27 +107,6 @@ def insats_view(services: Services, insats: Insats) -> dict:
         "org_name": org_name(services, insats.org_key),
         "period": period(services, insats.starts_at, insats.ends_at),
     }
-
-
-def list_page(turn: Turn, blocks: Sequence[str], *, header: str, footer: str,
-              gap: str = "\n", separator: str = "\n") -> tuple[str, list[int], tuple[int, int]]:
-    """The page of a list the dialog is on: its text, which blocks it shows, (page, pages).
-
-    The header and the footer are on every page; the whole page, with the "Sida 2 av 3"
-    line and a notice above it, stays within Telegram's 4096 UTF-16 units.
-    """
-    limit = MESSAGE_LIMIT - NOTICE_ROOM - utf16_len(header) - utf16_len(gap)
-
-    def paged(items: Sequence[str], page: int) -> tuple[str, int, int]:
-        return page_of(items, page, footer=footer, limit=limit, separator=separator)
-
-    body, page, pages = paged(blocks, turn.page)
-    # Pages are filled greedily, so a block is on the last page of the blocks up to it.
-    shown = [i for i in range(len(blocks)) if paged(blocks[:i + 1], 0)[2] - 1 == page]
-    text = f"{header}{gap}{body}"
-    if pages > 1:
-        text += "\n\n" + turn.render("dialogs", "page_of", page=page + 1, pages=pages)
-    return text, shown, (page, pages)
 
 
 # ---------------------------------------------------------------- access

@@ -13,6 +13,7 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.core.telegram_io import in_rows
 from bot.dialogs import Button, Finish, Invalid, Next, Screen, Step, Turn
+from bot.dialogs.lists import list_page
 from bot.features.planning import common
 from bot.features.planning.common import TEMPLATE
 from est import planning as plan
@@ -42,7 +43,7 @@ async def _list(turn: Turn) -> Screen:
     risk = [{"when": plan.day_label(r.first) + (f" – {plan.day_label(r.last)}"
                                                 if r.is_period else ""),
              "names": ", ".join(r.names)} for r in risk_days[:RISK_SHOWN]]
-    text, _shown, page = common.list_page(
+    text, _shown, page = list_page(
         turn, blocks or [turn.render(TEMPLATE, "no_events")],
         header=turn.render(TEMPLATE, "events_header", days=plan.EVENT_LIST_DAYS),
         footer=turn.render(TEMPLATE, "events_footer", risk=risk,

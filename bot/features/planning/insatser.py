@@ -1,7 +1,9 @@
 """``/insats``: planned and running insatser, their status, and ``/insats ny``.
 
 Two dialogs: the list (kind ``insats_status``: paged, each insats on the page with the
-status changes est.planning allows, "Ställ in" asked again), and the registration
+status changes est.planning allows, "Ställ in" asked again; only for an insats the
+coordinator's organisation is responsible for, or for an admin: everyone else sees it
+without buttons, and a forged press is refused), and the registration
 (kind ``insats``): area, place, what, organisation, period, "Spara". An insats at a
 known place thanks the people who reported from there (bot.features.planning.feedback)
 once it is committed.
@@ -13,6 +15,7 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.core.telegram_io import in_rows
 from bot.dialogs import Button, Finish, Invalid, Next, Screen, Step, Turn
+from bot.dialogs.lists import list_page
 from bot.features.planning import common
 from bot.features.planning.common import TEMPLATE
 from bot.features.planning.feedback import send_feedback
@@ -43,17 +46,21 @@ CONFIRM_CANCEL = "Ja, ställ in"
 
 async def _list(turn: Turn) -> Screen:
     services = turn.services
-    items = [common.insats_view(services, i)
-             for i in await store.current_insatser(turn.session, now=turn.now)]
+    actor = turn.actor
+    current = await store.current_insatser(turn.session, now=turn.now)
+    items = [common.insats_view(services, i) for i in current]
+    changeable = {i.id for i in current
+                  if plan.may_change_status(actor.role, actor.org_key, i.org_key)}
     blocks = [turn.render(TEMPLATE, "insats_item", i=item) for item in items]
-    text, shown, page = common.list_page(
+    text, shown, page = list_page(
         turn, blocks or [turn.render(TEMPLATE, "no_insatser")],
         header=turn.render(TEMPLATE, "insats_header"),
         footer=turn.render(TEMPLATE, "insats_footer"),
         gap="\n\n" if items else "\n", separator="\n\n")
     on_page = [items[i] for i in shown] if items else []
     rows = [[Button(f"{STATUS_BUTTONS[target]} #{item['id']}", "s", f"{item['id']}.{target}")
-             for target in plan.TRANSITIONS.get(item["status"], ())] for item in on_page]
+             for target in plan.TRANSITIONS.get(item["status"], ())]
+            for item in on_page if item["id"] in changeable]
     rows.append([Button(NEW_INSATS, "n")])
     return Screen(text, rows, cancel=False, page=page)
 
@@ -63,6 +70,9 @@ async def _change(turn: Turn, insats_id: int, target: str) -> Next:
     insats = await store.lock_insats(turn.session, insats_id)
     if insats is None:
         raise Invalid(turn.render(TEMPLATE, "unknown_insats"))
+    if not plan.may_change_status(turn.actor.role, turn.actor.org_key, insats.org_key):
+        raise Invalid(turn.render(TEMPLATE, "not_your_insats", id=insats.id,
+                                  org_name=common.org_name(turn.services, insats.org_key)))
     current = plan.effective_status(insats.status, insats.starts_at, insats.ends_at, turn.now)
     problem = plan.check_status_change(current, target)
     if problem is not None:

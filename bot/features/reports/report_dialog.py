@@ -18,7 +18,9 @@ from bot.features.levels.alerts import after_report
 from est import report_draft as flow
 from est.privacy import check_free_text
 from est.report_draft import InvalidChoice, ReportDraft
+from est.visibility import egen_readers
 from messages import labels
+from storage import outbox
 from storage import reports as store
 from storage.models import Member, Report
 
@@ -61,6 +63,19 @@ def view_model(services, data: ReportDraft) -> dict:
         "text": data.text,
         "sharing": flow.SHARING_CHOICES.get(data.sharing, data.sharing),
     }
+
+
+async def egen_has_readers(turn: Turn) -> bool:
+    """Whether anyone could read an egen report of the reporter's organisation."""
+    return bool(egen_readers(turn.actor.org_key, await outbox.people(turn.session)))
+
+
+async def arrive(turn: Turn, data: ReportDraft, step: str) -> str:
+    """The step a turn leads to; arriving at the delning step may choose förmedlad for
+    the reporter (est.report_draft.default_sharing)."""
+    if step == flow.SHARING:
+        flow.default_sharing(data, egen_has_readers=await egen_has_readers(turn))
+    return step
 
 
 def in_rows(buttons: list[Button], per_row: int) -> list[list[Button]]:
@@ -107,13 +122,25 @@ def _text(turn: Turn) -> Screen:
     return Screen(text, [[Button(labels.SKIP, "ts")]], back=True, wants_text=True)
 
 
-def _summary(turn: Turn) -> Screen:
+async def _sharing(turn: Turn) -> Screen:
+    """Förmedlad or egen; told when an egen report would be read by nobody."""
+    d = view_model(turn.services, draft_of(turn))
+    text = turn.render("report", flow.SHARING, d=d,
+                       org_name=turn.services.config.organisation_name(turn.actor.org_key),
+                       nobody_reads_egen=not await egen_has_readers(turn))
+    return Screen(text, in_rows(_choices(flow.SHARING_CHOICES, "d")(turn), 1), back=True)
+
+
+async def _summary(turn: Turn) -> Screen:
     data = draft_of(turn)
+    notice = None
+    if data.sharing != flow.FORMEDLAD and not await egen_has_readers(turn):
+        notice = turn.render("report", "egen_unread",
+                             org_name=turn.services.config.organisation_name(turn.actor.org_key))
     text = turn.render("report", "summary", d=view_model(turn.services, data),
-                       notice=None, editing=data.editing_reference)
-    rows = [[Button(labels.SEND, "ok")],
-            [Button(labels.CHANGE, "ed"), Button(labels.CANCEL, "x")]]
-    return Screen(text, rows, cancel=False)
+                       notice=notice, editing=data.editing_reference)
+    rows = [[Button(labels.SEND, "ok")], [Button(labels.CHANGE, "ed")]]
+    return Screen(text, rows)  # "Avbryt" is the engine's, under "Ändra"
 
 
 def _edit_menu(turn: Turn) -> Screen:
@@ -133,6 +160,7 @@ async def choose(turn: Turn, action: str, arg: str) -> Next:
                            org_kind=turn.actor.org_kind, now=turn.now)
     except InvalidChoice as problem:
         raise Invalid(str(problem)) from problem
+    step = await arrive(turn, data, step)
     keep(turn, data)
     return step
 
@@ -212,11 +240,15 @@ async def typed_place(turn: Turn, text: str) -> Next:
 
 
 async def shared_location(turn: Turn, lat: float, lon: float) -> Next:
+    """A location outside the deployment is refused (est.geo); near a known place it is
+    that place."""
     data = draft_of(turn)
-    data.clear_place()
-    data.lat, data.lon = round(lat, 5), round(lon, 5)
+    config = turn.services.config
+    step = flow.place_from_location(data, lat, lon, config=config)
+    if step is None:
+        raise Invalid(turn.render("report", "location_outside", kommun=config.kommun))
     keep(turn, data)
-    return flow.next_step(data, flow.PLACE)
+    return step
 
 
 async def typed_time(turn: Turn, text: str) -> Next:
@@ -238,8 +270,9 @@ async def typed_description(turn: Turn, text: str) -> Next:
         raise Invalid(turn.render("report", "text_refused", problem=checked.problem))
     data = draft_of(turn)
     data.text, data.text_skipped, turn.notice = checked.text, False, checked.notice
+    step = await arrive(turn, data, flow.next_step(data, flow.TEXT))
     keep(turn, data)
-    return flow.next_step(data, flow.TEXT)
+    return step
 
 
 def back_from(step: str):
@@ -279,8 +312,7 @@ DIALOG = DialogSpec(
         flow.SEVERITY: Step(_simple(flow.SEVERITY, _choices(flow.SEVERITY_CHOICES, "s"), 2),
                             press=choose, back=back_from(flow.SEVERITY)),
         flow.TEXT: Step(_text, press=choose, text=typed_description, back=back_from(flow.TEXT)),
-        flow.SHARING: Step(_simple(flow.SHARING, _choices(flow.SHARING_CHOICES, "d"), 1),
-                           press=choose, back=back_from(flow.SHARING)),
+        flow.SHARING: Step(_sharing, press=choose, back=back_from(flow.SHARING)),
         flow.SUMMARY: Step(_summary, press=on_summary),
         EDIT_MENU: Step(_edit_menu, press=on_edit_menu),
     },
