@@ -17,10 +17,11 @@ warnings.filterwarnings("ignore", message=".*per_message.*")
 
 
 @pytest.fixture(scope="session")
-def databases(tmp_path_factory) -> TestDatabases:
+def databases(tmp_path_factory):
     dbs = TestDatabases(tmp_path_factory.mktemp("db"))
     dbs.prepare()
-    return dbs
+    yield dbs
+    dbs.close()
 
 
 @pytest.fixture

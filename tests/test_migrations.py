@@ -19,12 +19,14 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.db import create_engine
 from storage.migrate import upgrade
-from tests.utils.database import TEST_DATABASE_URL
+from tests.utils.database import (
+    TEST_DATABASE_URL,
+    drop_postgres_database,
+    own_postgres_database,
+)
 from tests.utils.harness import BotUnderTest
 
 WALKER = 5150
@@ -37,23 +39,14 @@ OLD_BUTTONS = {"inline_keyboard": [
 
 
 @pytest.fixture
-def old_database(tmp_path) -> str:
+def old_database(tmp_path):
     """An empty database of its own (the suite's shared one is already at head)."""
     if not TEST_DATABASE_URL:
-        return f"sqlite:///{tmp_path / 'at-0003.db'}"
-    url = make_url(TEST_DATABASE_URL)
-    name = f"{url.database}_upgrade"
-
-    async def recreate() -> None:
-        admin = create_async_engine(url.set(drivername="postgresql+asyncpg"),
-                                    isolation_level="AUTOCOMMIT")
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        await admin.dispose()
-
-    asyncio.run(recreate())
-    return url.set(database=name).render_as_string(hide_password=False)
+        yield f"sqlite:///{tmp_path / 'at-0003.db'}"
+        return
+    url = own_postgres_database("upgrade")
+    yield url
+    drop_postgres_database(url)
 
 
 def execute(database_url: str, statement: str, **params) -> list[tuple]:
