@@ -14,6 +14,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from est.retention import ENDED_MEMBER_NAME as ENDED_NAME
 from storage import audit
 from storage.models import Dialog, Group, Invite, Member, Report
 
@@ -24,9 +25,6 @@ TOKEN_BYTES = 32
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-ENDED_NAME = "Avslutad medlem"
 
 
 async def member_by_user(session: AsyncSession, telegram_user_id: int) -> Member | None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from bot.cli import export as cli_export
 from bot.cli import members as cli_members
 from bot.cli import preview as cli_preview
+from bot.cli import retention as cli_retention
 from bot.cli.config import config_path, in_session, load_or_exit
 from bot.core.logs import configure_logging
 from bot.core.runner import serve
@@ -120,6 +121,7 @@ def parser() -> argparse.ArgumentParser:
     invite.add_argument("--bot-username", help="botens användarnamn för t.me-länken")
     cli_preview.add_parser(sub)
     cli_members.add_parsers(sub)
+    cli_retention.add_parser(sub)
     cli_export.add_parser(sub)
     return root
 
@@ -127,7 +129,8 @@ def parser() -> argparse.ArgumentParser:
 COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "db": cmd_db,
             "admin": cmd_admin_add, "invite": cmd_invite, "preview": cli_preview.run,
             "export": cli_export.run, "member": cli_members.run_member,
-            "audit": cli_members.run_audit}
+            "audit": cli_members.run_audit,
+            "purge": cli_retention.run, "hold": cli_retention.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,7 @@ from bot.features.members.onboarding import build_onboarding_handlers
 from bot.features.planning import events, feedback, followup, insatser
 from bot.features.planning.followup import schedule_followups
 from bot.features.reports import calm, my_reports, report_dialog
+from bot.outbound.purge import schedule_purge
 from bot.outbound.schedule import schedule_jobs
 
 log = logging.getLogger(__name__)
@@ -117,5 +118,6 @@ def build_application(
     application.add_handlers(build_fallback_handlers())  # last: real handlers win
     application.add_error_handler(on_error)
     schedule_jobs(application)
+    schedule_purge(application)
     schedule_followups(application)
     return application
