@@ -49,3 +49,15 @@ def test_invitations_are_listed_and_revoked(env, capsys):  # noqa: F811
     assert main(["invite", "list"]) == 0
     assert "0 öppna inbjudningar." in capsys.readouterr().out
     assert main(["invite"]) == 2  # a new invitation needs --role and --org
+
+
+def test_a_purge_and_a_hold_read_as_swedish_in_the_audit_log(env, capsys):  # noqa: F811
+    assert main(["purge"]) == 0
+    assert main(["hold", "add", "--area", "vivalla", "--from", "2026-11-01", "--to",
+                 "2026-11-30", "--reason", "Överklagande"]) == 0
+    capsys.readouterr()
+    assert main(["audit"]) == 0
+    out = capsys.readouterr().out
+    assert "terminalen · gallrade: inget att gallra" in out
+    assert "terminalen · lade en spärr mot gallring (Vivalla, 2026-11-01–2026-11-30)" in out
+    assert "Överklagande" not in out  # the reason is free text: not in the log
