@@ -65,6 +65,7 @@ class BotUnderTest:
         self.poller = DurablePoller(self.application, services.inbox, self.clock)
         await self.poller.resume()
         await self.application.update_queue.join()
+        await services.drain()  # what the replayed updates started in the background
         return self
 
     async def settle(self) -> None:
@@ -80,6 +81,9 @@ class BotUnderTest:
         if self.application is None:
             return
         if self.application.running:
+            # As the runner does: background work finishes before the database goes, so
+            # no task is left holding a connection in an open transaction.
+            await self.services.drain()
             await self.application.stop()
         await self.application.shutdown()
         await self.db.dispose()
