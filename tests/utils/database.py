@@ -100,4 +100,6 @@ def _run_admin(url, statements: list[str]) -> None:
 
 def _truncate_postgres(url: str) -> None:
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    _run_postgres(url, [f"TRUNCATE {tables} RESTART IDENTITY CASCADE"])
+    # A connection some test left in a transaction fails the next test, not the run.
+    _run_postgres(url, ["SET lock_timeout = '20s'",
+                        f"TRUNCATE {tables} RESTART IDENTITY CASCADE"])
