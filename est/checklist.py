@@ -24,6 +24,9 @@ SCALE_ENDPOINTS: Mapping[int, str] = MappingProxyType(
     {1: "stämmer inte alls", 4: "stämmer mycket bra"}
 )
 MIN_VALUE, MAX_VALUE = 1, 4
+# "Vet ej": an answer that is stored (the statement is not asked again) but never counted.
+UNKNOWN = 0
+UNKNOWN_LABEL = "Vet ej"
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ def statement(number: int) -> Statement:
 
 def scale_label(value: int) -> str:
     """Button text: the seed names only the ends of the scale."""
+    if value == UNKNOWN:
+        return UNKNOWN_LABEL
     if not MIN_VALUE <= value <= MAX_VALUE:
         raise ValueError(f"checklist value out of range: {value}")
     endpoint = SCALE_ENDPOINTS.get(value)
@@ -121,21 +126,33 @@ def scale_label(value: int) -> str:
 
 @dataclass(frozen=True)
 class ChecklistScore:
-    """Answers so far, statement number → 1..4; missing numbers are not yet answered."""
+    """Answers so far, statement number → 1..4; missing numbers are not yet answered.
+
+    A stored "Vet ej" (``UNKNOWN``) moves to ``unknown``: answered, so it is not asked
+    again, but not in ``answers``, so it counts nowhere in the score.
+    """
 
     answers: Mapping[int, int]
+    unknown: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
+        raw = dict(self.answers)
+        unknown = {n for n, v in raw.items() if v == UNKNOWN} | set(self.unknown)
+        object.__setattr__(self, "answers", {n: v for n, v in raw.items() if v != UNKNOWN})
         for number, value in self.answers.items():
             if number not in _BY_NUMBER:
                 raise ValueError(f"no checklist statement {number}")
             if not MIN_VALUE <= value <= MAX_VALUE:
                 raise ValueError(f"statement {number}: value {value} outside 1..4")
+        for number in unknown:
+            if number not in _BY_NUMBER:
+                raise ValueError(f"no checklist statement {number}")
         # Copied read-only so a caller's dict cannot change a score after the fact.
         object.__setattr__(self, "answers", MappingProxyType(dict(self.answers)))
+        object.__setattr__(self, "unknown", frozenset(unknown - set(self.answers)))
 
     def with_answer(self, number: int, value: int) -> ChecklistScore:
-        return ChecklistScore({**self.answers, number: value})
+        return ChecklistScore({**self.answers, number: value}, self.unknown - {number})
 
 
 def total(score: ChecklistScore) -> int:

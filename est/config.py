@@ -301,6 +301,9 @@ class DeploymentConfig(_Model):
     risk_dates: list[RiskDate] = Field(default_factory=list)
     # Optional: where shared locations may be (est.geo); else around the places.
     bounding_box: BoundingBox | None = None
+    # Optional, per kind of organisation: the categories it reports most, shown first in
+    # /rapport (est.report_draft.ordered_categories); the rest follow by use.
+    category_order: dict[OrgKind, list[Key]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
@@ -439,6 +442,7 @@ def _cross_reference_issues(cfg: DeploymentConfig) -> list[ConfigIssue]:
                     and not box.contains(place.lat, place.lon):
                 issues.append(ConfigIssue(f"areas[{i}].places[{j}]",
                                           "platsen ligger utanför bounding_box"))
+    issues += _category_order_issues(cfg)
     calm = [i for i, c in enumerate(cfg.categories) if c.calm]
     if not calm:
         issues.append(
@@ -451,6 +455,26 @@ def _cross_reference_issues(cfg: DeploymentConfig) -> list[ConfigIssue]:
         ConfigIssue(f"categories[{i}].calm", "bara en kategori får ha calm = true")
         for i in calm[1:]
     ]
+    return issues
+
+
+def _category_order_issues(cfg: DeploymentConfig) -> list[ConfigIssue]:
+    """Each listed category exists, is listed once and is one the kind can report."""
+    issues: list[ConfigIssue] = []
+    for kind, keys in cfg.category_order.items():
+        seen: set[str] = set()
+        for i, key in enumerate(keys):
+            path = f"category_order.{kind}[{i}]"
+            category = cfg.category(key)
+            if category is None:
+                issues.append(ConfigIssue(path, f"okänd kategori '{key}' (finns inte bland "
+                                                "categories)"))
+            elif key in seen:
+                issues.append(ConfigIssue(path, f"kategorin '{key}' står redan i listan"))
+            elif category.calm or category not in cfg.categories_for(kind):
+                issues.append(ConfigIssue(path, f"kategorin '{key}' visas inte för {kind} "
+                                                "i /rapport"))
+            seen.add(key)
     return issues
 
 

@@ -17,3 +17,6 @@ SELECTED = "☑ "
 UNSELECTED = "☐ "
 PREVIOUS_PAGE = "‹ Föregående"
 NEXT_PAGE = "Nästa ›"
+SHARE_POSITION = "📍 Dela min position"  # a reply-keyboard button (request_location)
+KEEP_BEGINNING = "Spara de första {max_len} tecknen"
+WRITE_SHORTER = "Skriv en kortare"

@@ -77,7 +77,7 @@ async def registered(bot: BotUnderTest, user_id: int, first_name: str = "Anna",
 
 async def file_report(person, *, area="Vivalla", place="Vivallaskolan",
                       category="☐ Skadegörelse", severity="3 – Allvarligt", text=None,
-                      sharing="Förmedlad – alla samordnare", people="3–5") -> dict:
+                      sharing="Alla samordnare", people="3–5") -> dict:
     """Tap through /rapport as a reporter would; returns the receipt."""
     await person.send("/rapport")
     for label in [area, place, category, "Klar ✔", people, "Nu", severity]:

@@ -74,7 +74,7 @@ def test_scale_wording():
 
 
 @pytest.mark.parametrize(
-    "bad", [{0: 1}, {21: 2}, {3: 0}, {3: 5}], ids=["no0", "no21", "low", "high"]
+    "bad", [{0: 1}, {21: 2}, {3: -1}, {3: 5}], ids=["no0", "no21", "low", "high"]
 )
 def test_score_rejects_invalid_answers(bad):
     with pytest.raises(ValueError):

@@ -115,7 +115,7 @@ async def test_editing_old_messages_during_a_report_changes_nothing(bot, caplog)
     # The dialog continues at the Beskrivning step as if nothing happened.
     sharing = await anna.send("Två bilar brann på parkeringen")
     assert "Delning" in sharing["text"]
-    await walk(anna, ["Förmedlad – alla samordnare", "✅ Skicka"])
+    await walk(anna, ["Alla samordnare", "✅ Skicka"])
     [report] = await reports(bot)
     assert report.place_name == "Lekplatsen bakom Varbergaskolan"
     assert report.text == "Två bilar brann på parkeringen"
@@ -179,7 +179,7 @@ async def test_photo_and_voice_at_the_description_step(bot, caplog):
 
     summary = await anna.send("Krossade fönster vid entrén")
     assert "Delning" in summary["text"]
-    await walk(anna, ["Förmedlad – alla samordnare", "✅ Skicka"])
+    await walk(anna, ["Alla samordnare", "✅ Skicka"])
     [report] = await reports(bot)
     assert report.text == "Krossade fönster vid entrén"
 
@@ -246,13 +246,17 @@ async def test_stranger_sending_a_photo_gets_the_refusal(bot, caplog):
 async def test_location_and_replies_with_no_dialog_are_answered(bot):
     anna = await registered(bot, 5050)
     welcome = anna.last
-    for act in [lambda: anna.share_location(59.2793, 15.2470),
-                lambda: anna.reply("vad betyder det här?", welcome),
+    for act in [lambda: anna.reply("vad betyder det här?", welcome),
                 lambda: anna.reply("och det här?", anna.sent[-1])]:
         sent = bot.fake.sent_count(5050)
         reply = await act()
         assert bot.fake.sent_count(5050) == sent + 1
         assert "/rapport" in reply["text"]
+    # A position outside a dialog starts a report at that place (issue 9).
+    sent = bot.fake.sent_count(5050)
+    reply = await anna.share_location(59.2793, 15.2470)
+    assert bot.fake.sent_count(5050) == sent + 1
+    assert "Rapport 3/8" in reply["text"]
 
 
 # ---------------------------------------------------------------- the fake itself

@@ -100,7 +100,7 @@ async def test_egen_reports_only_for_coordinators_of_the_same_organisation(bot, 
     same = await registered(bot, 5020, "Per", role="coordinator", org_key="polisen")
     other = await registered(bot, 5021, "Lisa", role="coordinator", org_key="kommunen")
     officer = await registered(bot, 5022, "Omar", org_key="polisen")
-    await report(officer, what="☐ Bilbrand", sharing="Egen – bara min organisation",
+    await report(officer, what="☐ Bilbrand", sharing="Bara min organisation",
                  text="Uppgift från tipsare")
 
     seen = (await private(bot, same, "/lagesbild Vivalla"))[0]

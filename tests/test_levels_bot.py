@@ -354,7 +354,7 @@ async def test_urgent_report_alerts_at_once_without_identity_or_free_text(bot, f
 
     # An egen urgent report goes privately to the own organisation's coordinators only.
     per_before, lisa_before = len(fake.bot_messages(2501)), len(fake.bot_messages(2502))
-    await report(anna, category=HOT, sharing="Egen – bara min organisation")
+    await report(anna, category=HOT, sharing="Bara min organisation")
     assert len(fake.bot_messages(GROUP)) == before + 1
     [private] = texts_since(fake, 2501, per_before)
     assert "🚨 Akut: Hot/våld mot personal" in private and "egen rapport" in private

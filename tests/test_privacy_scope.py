@@ -24,7 +24,7 @@ from storage.models import Alert, AreaLevel, Dialog, Insats, Report
 from tests.conftest import file_report, make_admin, registered
 from tests.test_levels_bot import GROUP, OTHER_GROUP, alert_posts, coordinator_group
 
-SHARED, OWN = "Förmedlad – alla samordnare", "Egen – bara min organisation"
+SHARED, OWN = "Alla samordnare", "Bara min organisation"
 HOT = "☐ Hot/våld mot personal"
 TYPED_PLACE = "Utanför Storgatan 5 där familjen Berg bor"
 OTHER_PLACE = "Annan plats"
@@ -384,10 +384,10 @@ async def test_egen_without_a_coordinator_is_pointed_out_and_defaults_to_formedl
 
     step = await to_sharing_step(bo)
     assert "Delning" in step["text"] and NOBODY_READS in step["text"]
-    assert "Securitas Örebro" in step["text"] and "Förmedlad" in step["text"]
+    assert "Securitas Örebro" in step["text"] and "Alla samordnare" in step["text"]
     assert (await open_report(bot)).data["sharing"] == FORMEDLAD
     summary = await bo.click(OWN)  # his choice still counts, with the warning again
-    assert NOBODY_READS in summary["text"] and "Egen" in summary["text"]
+    assert NOBODY_READS in summary["text"] and "Bara min organisation" in summary["text"]
     await bo.click("✅ Skicka")
     [report] = await rows(bot, Report)
     assert report.sharing == EGEN
@@ -395,13 +395,12 @@ async def test_egen_without_a_coordinator_is_pointed_out_and_defaults_to_formedl
     # Changing that report: at the delning step förmedlad is chosen for him again.
     await bo.send("/mina_rapporter")
     await bo.click(next(b for b in bo.buttons() if b.startswith("Ändra")))
-    assert NOBODY_READS in bo.last["text"]
-    await bo.click("✏ Ändra")
+    assert NOBODY_READS in bo.last["text"]  # "Ändra" opens the edit menu (issue 9)
     step = await bo.click("Delning")
     assert NOBODY_READS in step["text"]
     assert (await open_report(bot)).data["sharing"] == FORMEDLAD
     summary = await bo.click("◀ Tillbaka")
-    assert "Förmedlad" in summary["text"] and NOBODY_READS not in summary["text"]
+    assert "Alla samordnare" in summary["text"] and NOBODY_READS not in summary["text"]
 
 
 def test_who_reads_an_egen_report():

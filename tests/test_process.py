@@ -31,7 +31,7 @@ from tests.fake_telegram import FakeTelegram, FakeTelegramServer
 ROOT = Path(__file__).resolve().parents[1]
 LAGESBILD = [sys.executable, "-m", "bot"]
 FULL_DIALOG = ["Vivalla", "Vivallaskolan", "☐ Skadegörelse", "Klar ✔", "3–5", "Nu",
-               "3 – Allvarligt", "Hoppa över", "Förmedlad – alla samordnare", "✅ Skicka"]
+               "3 – Allvarligt", "Hoppa över", "Alla samordnare", "✅ Skicka"]
 RECEIPT = re.compile(r"Mottagen – (R-\d{4}-\d{6})")
 ALREADY_SENT = re.compile(r"redan skickad \((R-\d{4}-\d{6})\)")
 REFUSAL = "Be din samordnare om en inbjudan"
@@ -414,7 +414,7 @@ def test_sigkill_mid_dialog_resumes_the_dialog(run, fake, database_url):
     run.start_bot()
     run.wait(lambda: anna.status == "ready", "the answer to 'Nu' after the restart")
     assert "Allvar" in anna.dialog()["text"]
-    for label in ["3 – Allvarligt", "Hoppa över", "Förmedlad – alla samordnare"]:
+    for label in ["3 – Allvarligt", "Hoppa över", "Alla samordnare"]:
         press(label)
     summary = anna.dialog()
     assert summary["message_id"] == dialog_id

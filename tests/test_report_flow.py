@@ -29,7 +29,7 @@ async def test_invite_register_report_receipt_and_my_reports(bot):
     await anna.click("30 min sedan")
     await anna.click("2 – Märkbart")
     await anna.click("Hoppa över")
-    summary = await anna.click("Förmedlad – alla samordnare")
+    summary = await anna.click("Alla samordnare")
     assert "Sammanfattning" in summary["text"]
     assert "Vivalla centrum (torget)" in summary["text"]
     receipt = await anna.click("✅ Skicka")
@@ -67,7 +67,7 @@ async def test_double_send_gives_one_report(bot):
     anna = await registered(bot, 1002)
     await anna.send("/rapport")
     for label in ["Centrum", "Stortorget", "☐ Skadegörelse", "Klar ✔", "1–2", "Nu",
-                  "1 – Lindrigt", "Hoppa över", "Förmedlad – alla samordnare"]:
+                  "1 – Lindrigt", "Hoppa över", "Alla samordnare"]:
         await anna.click(label)
     summary = anna.last_with_buttons
     # Two presses of the same "Skicka" before the bot answers either.

@@ -40,4 +40,4 @@ async def test_a_held_chat_does_not_stall_another_chats_dialog(bot):
     finally:
         release.set()
     await bot.settle()
-    assert "Plats" in bert.last["text"]
+    assert "Plats" in bert.last_with_buttons["text"]  # bert.last: the position keyboard

@@ -344,7 +344,8 @@ class DialogEngine:
         return Turn(services=context.services, bot=context.bot, actor=context.member, row=row,
                     session=session,
                     update_id=update.update_id,
-                    in_group=update.effective_chat.type != ChatType.PRIVATE)
+                    in_group=update.effective_chat.type != ChatType.PRIVATE,
+                    incoming_message_id=update.message.message_id if update.message else None)
 
     def _save(self, turn: Turn, outcome: Next) -> None:
         row = turn.row

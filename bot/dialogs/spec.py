@@ -78,6 +78,7 @@ class Turn:
     session: AsyncSession  # the turn's transaction; never call Telegram while it is open
     update_id: int | None
     in_group: bool = False
+    incoming_message_id: int | None = None  # the person's message this turn answers
     toast: str | None = None  # the answer on the pressed button
     notice: str | None = None  # a short line shown above the next step
     delete_incoming: bool = False  # remove the person's message from the chat

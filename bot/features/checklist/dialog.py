@@ -32,6 +32,7 @@ from storage.models import Checklist
 
 KIND = "checklist"
 AREA, RESUME_OFFER, STATEMENT, CONFIRM_CANCEL = "area", "resume", "statement", "confirm"
+CONFIRM_RESTART = "restart"  # "Börja om" asks before the answers are wiped
 
 COUNT = len(est.STATEMENTS)
 FIRST = est.STATEMENTS[0].number
@@ -44,12 +45,14 @@ SAVE_LATER = "💾 Spara och fortsätt senare"
 NOT_NOW = "Inte nu"
 CONFIRM = "Ja, avbryt"
 KEEP_GOING = "Nej, fortsätt"
+CONFIRM_RESTART_LABEL = "Ja, börja om"
 CONFIRM_PROPOSAL = "✔ Bekräfta förslaget: {value}"
 CURRENT = "✓ "
 
 # Button actions (the engine's own are b, x and pg).
 CHOOSE_AREA, ANSWER, SHOW, SAVE, ASK_CANCEL, CANCEL = "a", "v", "s", "l", "c", "cy"
-CONTINUE, START_OVER, CLOSE = "r", "n", "q"
+CONTINUE, START_OVER, CLOSE, WIPE = "r", "n", "q", "ny"
+DONT_KNOW = "u"  # "Vet ej" for the statement in the press
 
 
 # ---------------------------------------------------------------- presentation
@@ -77,12 +80,14 @@ def answer_arg(number: int, value: int) -> str:
 
 
 def render_done(services: Services, row: Checklist) -> str:
+    """The result: "Vet ej" counts nowhere and is shown as unanswered."""
     score = store.score_of(row)
     strongest = [{"number": s.number, "text": s.text, "label": est.scale_label(value)}
                  for s, value in est.strongest_signals(score)]
     return services.render("checklist", "done", area_name=area_name(services, row.area_key),
                            total=est.total(score), max_total=est.max_possible(score),
-                           strongest=strongest, completed_at=row.completed_at)
+                           strongest=strongest, completed_at=row.completed_at,
+                           unknown=sorted(score.unknown))
 
 
 def render_saved(services: Services, row: Checklist) -> str:
@@ -123,7 +128,7 @@ async def _statement(turn: Turn) -> Screen:
     answers = store.answers_of(row)
     statement = est.statement(number)
     group = GROUP_BY_KEY[statement.group_key]
-    current = answers.get(number)
+    current = answers.get(number)  # None: not answered; est.UNKNOWN: "Vet ej"
     proposal = None
     if number in (est.SCHOOL_HOLIDAY, est.PUBLIC_HOLIDAY):
         value, reason = proposals(services)[number]
@@ -133,12 +138,15 @@ async def _statement(turn: Turn) -> Screen:
         area_name=area_name(services, row.area_key), s=statement, group=group,
         group_index=GROUP_INDEX[group.key], group_count=len(est.GROUPS), count=COUNT,
         answered=len(answers), current=current,
-        current_label=est.scale_label(current) if current else None, proposal=proposal,
+        current_label=est.scale_label(current) if current is not None else None,
+        proposal=proposal,
         weather=number == est.WEATHER, instruction=est.SCALE_INSTRUCTION,
     )
 
     def value_button(value: int) -> Button:
         mark = CURRENT if value == current else ""
+        if value == est.UNKNOWN:
+            return Button(mark + est.UNKNOWN_LABEL, DONT_KNOW, str(number))
         return Button(mark + est.scale_label(value), ANSWER, answer_arg(number, value))
 
     rows: list[list[Button]] = []
@@ -147,11 +155,22 @@ async def _statement(turn: Turn) -> Screen:
                             answer_arg(number, proposal["value"]))])
     rows += [[value_button(est.MIN_VALUE)],
              [value_button(v) for v in range(est.MIN_VALUE + 1, est.MAX_VALUE)],
-             [value_button(est.MAX_VALUE)]]
+             [value_button(est.MAX_VALUE)],
+             [value_button(est.UNKNOWN)]]
     # Avbryt asks first, so it is this dialog's own button rather than the engine's.
     back = [Button(labels.BACK, SHOW, str(number - 1))] if number > FIRST else []
     rows.append([*back, Button(labels.CANCEL, ASK_CANCEL)])
     rows.append([Button(SAVE_LATER, SAVE)])
+    return Screen(text, rows, cancel=False)
+
+
+async def _confirm_restart(turn: Turn) -> Screen:
+    row = await checklist_of(turn)
+    answers = store.answers_of(row)
+    resume_at = store.first_unanswered(answers) or FIRST
+    text = turn.render("checklist", "confirm_restart",
+                       area_name=area_name(turn.services, row.area_key), answered=len(answers))
+    rows = [[Button(CONFIRM_RESTART_LABEL, WIPE), Button(KEEP_GOING, SHOW, str(resume_at))]]
     return Screen(text, rows, cancel=False)
 
 
@@ -217,6 +236,15 @@ async def on_resume_offer(turn: Turn, action: str, arg: str) -> Next:
     if action == CONTINUE:
         turn.data["number"] = store.first_unanswered(store.answers_of(row)) or FIRST
         return STATEMENT
+    return CONFIRM_RESTART  # the answers are wiped only after "Ja, börja om"
+
+
+async def on_confirm_restart(turn: Turn, action: str, arg: str) -> Next:
+    row = await draft_of(turn)
+    if action == SHOW:
+        return show_statement(turn, arg)
+    if action != WIPE or arg:
+        raise invalid(turn)
     fresh = await store.start(turn.session, member_id=row.member_id, area_key=row.area_key,
                               now=turn.now)
     turn.row.data = {"checklist_id": fresh.id, "number": FIRST}
@@ -233,8 +261,8 @@ def show_statement(turn: Turn, arg: str) -> Next:
 
 async def on_statement(turn: Turn, action: str, arg: str) -> Next:
     row = await draft_of(turn)
-    if action == ANSWER:
-        return await answer(turn, row, arg)
+    if action in (ANSWER, DONT_KNOW):
+        return await answer(turn, row, arg, dont_know=action == DONT_KNOW)
     if action == SHOW:
         return show_statement(turn, arg)
     if arg:
@@ -246,13 +274,21 @@ async def on_statement(turn: Turn, action: str, arg: str) -> Next:
     raise invalid(turn)
 
 
-async def answer(turn: Turn, row: Checklist, arg: str) -> Next:
-    """Record one value; the last one completes the checklist and re-evaluates the area."""
-    number, value = numbers_of(turn, arg, 2)
-    if not store.valid_answer(number, value):
-        raise invalid(turn)
-    store.set_answer(row, number, value, turn.now)
-    turn.toast = turn.render("checklist", "answered_toast", number=number, value=value)
+async def answer(turn: Turn, row: Checklist, arg: str, dont_know: bool = False) -> Next:
+    """Record one value (or "Vet ej"); the last one completes the checklist and
+    re-evaluates the area."""
+    if dont_know:
+        [number], value = numbers_of(turn, arg, 1), est.UNKNOWN
+        if number not in store.NUMBERS:
+            raise invalid(turn)
+        set_unknown(row, number, turn.now)
+    else:
+        number, value = numbers_of(turn, arg, 2)
+        if not store.valid_answer(number, value):
+            raise invalid(turn)
+        store.set_answer(row, number, value, turn.now)
+    turn.toast = turn.render("checklist", "answered_toast", number=number,
+                             label=est.scale_label(value))
     if not store.is_complete(row):
         turn.data["number"] = store.first_unanswered(store.answers_of(row), after=number)
         turn.session.add(row)
@@ -263,6 +299,16 @@ async def answer(turn: Turn, row: Checklist, arg: str) -> Next:
     # The suggested level is looked at again once the done checklist is committed.
     turn.after.append(lambda: alerts.evaluate_area(services, bot, area_key))
     return Finish(render_done(services, row))
+
+
+def set_unknown(row: Checklist, number: int, now: datetime) -> None:
+    """Record "Vet ej" (est.checklist.UNKNOWN) as storage.checklists.set_answer records a
+    value: the statement counts as answered, the score leaves it out. (set_answer itself
+    only takes 1–4.)"""
+    answers = {str(n): v for n, v in store.answers_of(row).items()}
+    answers[str(number)] = est.UNKNOWN
+    row.answers = dict(sorted(answers.items(), key=lambda item: int(item[0])))
+    row.updated_at = now
 
 
 async def on_confirm_cancel(turn: Turn, action: str, arg: str) -> Next:
@@ -302,6 +348,7 @@ DIALOG = DialogSpec(
         RESUME_OFFER: Step(_resume_offer, press=on_resume_offer),
         STATEMENT: Step(_statement, press=on_statement),
         CONFIRM_CANCEL: Step(_confirm_cancel, press=on_confirm_cancel),
+        CONFIRM_RESTART: Step(_confirm_restart, press=on_confirm_restart),
     },
 )
 

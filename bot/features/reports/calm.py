@@ -7,7 +7,13 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.core.context import BotContext
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
-from bot.features.reports.report_dialog import commit_report, in_rows, when_done
+from bot.features.reports.report_dialog import (
+    commit_report,
+    delete_message,
+    earlier_choices,
+    in_rows,
+    when_done,
+)
 from est.report_draft import calm_report
 from storage import reports as store
 
@@ -43,7 +49,11 @@ DIALOG = DialogSpec(
 
 
 async def calm_command(update: Update, context: BotContext) -> None:
+    chat_id = update.effective_chat.id
+    _, prompts = await earlier_choices(context.services, context.member, chat_id)
     await context.dialogs.start(update, context, KIND)
+    for prompt in prompts:  # of the report dialog /lugnt replaces
+        await delete_message(context.bot, chat_id, prompt)
 
 
 def build_calm_handlers() -> list[BaseHandler]:

@@ -7,7 +7,13 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.core.context import BotContext
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
-from est.report_draft import SUMMARY, ReportDraft, editable
+from bot.features.reports.report_dialog import (
+    EDIT_MENU,
+    delete_later,
+    draft_from_report,
+    open_position_prompts,
+)
+from est.report_draft import editable
 from messages import labels
 from storage import reports as store
 from storage.models import Report
@@ -83,15 +89,16 @@ async def _on_confirm(turn: Turn, action: str, arg: str) -> Next:
 
 
 async def _open_edit(turn: Turn, report: Report):
-    categories = (await store.categories_of(turn.session, [report.id]))[report.id]
-    data = ReportDraft(area=report.area_key, place_key=report.place_key,
-                       place_name=report.place_name, lat=report.lat, lon=report.lon,
-                       categories=categories, people=report.people,
-                       occurred_at=report.occurred_at.isoformat(), severity=report.severity,
-                       text=report.text, sharing=report.sharing, reviewing=True,
-                       editing_reference=report.reference, editing_report_id=report.id)
+    """"Ändra" goes straight to the menu of what to change (a summary with "Skicka"
+    first would make one press "Ändra" twice)."""
+    for prompt in await open_position_prompts(turn.session, turn.actor.member_id,
+                                              turn.row.chat_id):
+        delete_later(turn, prompt)  # of a report dialog the edit replaces
+    data = await draft_from_report(turn.session, report, reviewing=True,
+                                   editing_reference=report.reference,
+                                   editing_report_id=report.id)
     return await store.open_draft(turn.session, member_id=report.member_id,
-                                  chat_id=turn.row.chat_id, step=SUMMARY,
+                                  chat_id=turn.row.chat_id, step=EDIT_MENU,
                                   data=data.to_json(), now=turn.now)
 
 
