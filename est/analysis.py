@@ -32,6 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fractions import Fraction
 from types import MappingProxyType
 
 from est.config import Category, DeploymentConfig
@@ -241,10 +242,13 @@ def suggest_levels(
     rules: SuggestionRules | None = None,
 ) -> dict[str, Suggestion]:
     """A suggestion for every configured area, in config order."""
-    facts = list(facts)
+    by_area: dict[str, list[ReportFact]] = defaultdict(list)
+    for fact in facts:  # each area reads its own facts only: the same result, once through
+        by_area[fact.area_key].append(fact)
     strengths = checklist_strengths or {}
     return {
-        area.key: suggest_level(area.key, facts, config, now, strengths.get(area.key), rules)
+        area.key: suggest_level(area.key, by_area.get(area.key, []), config, now,
+                                strengths.get(area.key), rules)
         for area in config.areas
     }
 
@@ -276,11 +280,6 @@ def place_label_key(fact: ReportFact) -> str | None:
         return fact.place_key
     normalized = normalize_place_name(fact.place_name or "")
     return FREE_PLACE_PREFIX + normalized if normalized else None
-
-
-def _place_label(fact: ReportFact, config: DeploymentConfig) -> str:
-    name = config.place_name(fact.area_key, fact.place_key, fact.place_name)
-    return " ".join((name or "").split())
 
 
 def trend(current_count: int, previous_counts: list[int]) -> str:
@@ -318,6 +317,115 @@ class RecurringDeviation:
     weeks: int
 
 
+@dataclass(frozen=True)
+class PlaceCount:
+    """Problem reports of one area, week and place that weigh the same (see est.tallies).
+
+    ``weight`` is the highest weight among each report's problem categories, ``crowd``
+    and ``severity`` the factors of its people and severity (``weight_factors``): their
+    product is the report's weight (``_base_weight``).
+    """
+
+    area_key: str
+    week: int
+    place_key: str | None
+    place_name: str | None
+    weight: float
+    crowd: float
+    severity: float
+    count: int
+    first_at: datetime  # the earliest occurred_at among them: the label is the first's
+
+
+def weight_factors(people: str | None, severity: int | None,
+                   rules: SuggestionRules) -> tuple[float, float]:
+    """The crowd and severity factors of ``_base_weight``."""
+    return (rules.crowd_factors.get(people or "", 1.0),
+            1.0 if severity is None else rules.severity_factors.get(severity, 1.0))
+
+
+def count_weight(count: PlaceCount) -> float:
+    """One report's weight × crowd × severity, as ``_base_weight`` computes it."""
+    return count.weight * count.crowd * count.severity
+
+
+def _count_label_key(count: PlaceCount) -> str | None:
+    if count.place_key:
+        return count.place_key
+    normalized = normalize_place_name(count.place_name or "")
+    return FREE_PLACE_PREFIX + normalized if normalized else None
+
+
+def place_week_tallies(
+    counts: Iterable[PlaceCount], config: DeploymentConfig, rules: SuggestionRules,
+) -> dict[int, tuple[dict[tuple[str, str], float], Counter[tuple[str, str]],
+                     dict[tuple[str, str], str]]]:
+    """Per week: weighted sum, count and label per (area, place) of the counted reports.
+
+    The weighted sum is exact and rounded once (a float is an integer over a power of
+    two, so the sum is kept as integers per denominator), so it does not depend on the
+    order the reports are added in; the label is that of the place's earliest report.
+    """
+    sums: dict[tuple[int, str, str], dict[int, int]] = {}
+    numbers: dict[int, Counter[tuple[str, str]]] = defaultdict(Counter)
+    firsts: dict[tuple[int, str, str], tuple[datetime, str]] = {}
+    places: dict[tuple[str, str | None, str | None], tuple[str | None, str]] = {}
+    ratios: dict[float, tuple[int, int]] = {}
+    for count in counts:
+        where = (count.area_key, count.place_key, count.place_name)
+        known = places.get(where)
+        if known is None:
+            name = config.place_name(count.area_key, count.place_key, count.place_name)
+            known = places[where] = (_count_label_key(count), " ".join((name or "").split()))
+        key, label = known
+        if key is None or count.count <= 0:
+            continue
+        value = count_weight(count)
+        ratio = ratios.get(value)
+        if ratio is None:
+            ratio = ratios[value] = value.as_integer_ratio()
+        numerator, denominator = ratio
+        slot = (count.week, count.area_key, key)
+        by_denominator = sums.setdefault(slot, {})
+        by_denominator[denominator] = by_denominator.get(denominator, 0) + numerator * count.count
+        numbers[count.week][count.area_key, key] += count.count
+        seen = firsts.get(slot)
+        if seen is None or (count.first_at, label) < seen:
+            firsts[slot] = (count.first_at, label)
+    tallies: dict[int, tuple[dict, Counter, dict]] = {
+        week: ({}, counted, {}) for week, counted in numbers.items()}
+    for slot, by_denominator in sums.items():
+        week, area_key, key = slot
+        weighted, _, labels = tallies[week]
+        weighted[area_key, key] = float(sum(Fraction(n, d) for d, n in by_denominator.items()))
+        labels[area_key, key] = firsts[slot][1]
+    return tallies
+
+
+def _period_counts(
+    facts: Iterable[ReportFact], config: DeploymentConfig, bounds: list[tuple[datetime, datetime]],
+    rules: SuggestionRules,
+) -> list[PlaceCount]:
+    """PlaceCounts of problem reports per interval (week k = ``bounds[k]``)."""
+    found: dict[tuple, list] = {}
+    for fact in facts:
+        if fact.withdrawn:
+            continue
+        problems = _problem_categories(fact, config)
+        if not problems:
+            continue
+        for week, (start, end) in enumerate(bounds):
+            if not start <= fact.occurred_at < end:
+                continue
+            key = (fact.area_key, week, fact.place_key, fact.place_name,
+                   max(c.weight for c in problems),
+                   *weight_factors(fact.people, fact.severity, rules))
+            seen = found.setdefault(key, [0, fact.occurred_at])
+            seen[0] += 1
+            seen[1] = min(seen[1], fact.occurred_at)
+    return [PlaceCount(*key, count=n, first_at=first) for key, (n, first) in found.items()]
+
+
 def _place_tallies(
     facts: Iterable[ReportFact],
     config: DeploymentConfig,
@@ -326,21 +434,74 @@ def _place_tallies(
     rules: SuggestionRules,
 ) -> tuple[dict[tuple[str, str], float], Counter[tuple[str, str]], dict[tuple[str, str], str]]:
     """Weighted sum, count and label per (area, place) of problem reports in [start, end)."""
-    weighted: dict[tuple[str, str], float] = defaultdict(float)
-    counts: Counter[tuple[str, str]] = Counter()
+    weeks = place_week_tallies(_period_counts(facts, config, [(start, end)], rules), config,
+                               rules)
+    return weeks.get(0, ({}, Counter(), {}))
+
+
+def hotspots_from_counts(
+    counts: Iterable[PlaceCount],
+    config: DeploymentConfig,
+    threshold: float = HOTSPOT_THRESHOLD,
+    rules: SuggestionRules | None = None,
+) -> list[Hotspot]:
+    """``hotspots`` of week 0 from PlaceCounts; weeks 1–4 give the trend."""
+    return hotspots_from_weeks(place_week_tallies(counts, config, rules or SuggestionRules()),
+                               threshold)
+
+
+def hotspots_from_weeks(weeks: Mapping[int, tuple], threshold: float = HOTSPOT_THRESHOLD,
+                        ) -> list[Hotspot]:
+    """``hotspots_from_counts`` from their ``place_week_tallies``."""
+    empty: tuple[dict, Counter, dict] = ({}, Counter(), {})
+    weighted, numbers, labels = weeks.get(0, empty)
+    earlier = [weeks.get(k, empty)[1] for k in range(1, 5)]
+    found = [
+        Hotspot(
+            area_key=area_key,
+            place_label_key=key,
+            label=labels[area_key, key],
+            weighted=value,
+            count=numbers[area_key, key],
+            trend=trend(numbers[area_key, key], [c[area_key, key] for c in earlier]),
+        )
+        for (area_key, key), value in weighted.items()
+        if value >= threshold
+    ]
+    return sorted(found, key=lambda h: (-h.weighted, h.label))
+
+
+def recurring_from_counts(
+    counts: Iterable[PlaceCount],
+    config: DeploymentConfig,
+    weeks: Iterable[int],
+    threshold: float = HOTSPOT_THRESHOLD,
+    min_weeks: int = 3,
+    rules: SuggestionRules | None = None,
+) -> list[RecurringDeviation]:
+    """``recurring_deviations`` over the given weeks of PlaceCounts (in that order)."""
+    return recurring_from_weeks(place_week_tallies(counts, config, rules or SuggestionRules()),
+                                weeks, threshold, min_weeks)
+
+
+def recurring_from_weeks(tallies: Mapping[int, tuple], weeks: Iterable[int],
+                         threshold: float = HOTSPOT_THRESHOLD, min_weeks: int = 3,
+                         ) -> list[RecurringDeviation]:
+    """``recurring_from_counts`` from their ``place_week_tallies``."""
+    hot: Counter[tuple[str, str]] = Counter()
     labels: dict[tuple[str, str], str] = {}
-    for fact in sorted(facts, key=lambda f: f.occurred_at):
-        key = place_label_key(fact)
-        if key is None or fact.withdrawn or not start <= fact.occurred_at < end:
-            continue
-        problems = _problem_categories(fact, config)
-        if not problems:
-            continue
-        place = (fact.area_key, key)
-        weighted[place] += _base_weight(fact, problems, rules)
-        counts[place] += 1
-        labels.setdefault(place, _place_label(fact, config))
-    return weighted, counts, labels
+    for week in weeks:
+        weighted, _, week_labels = tallies.get(week, ({}, Counter(), {}))
+        for place, value in weighted.items():
+            if value >= threshold:
+                hot[place] += 1
+                labels.setdefault(place, week_labels[place])
+    found = [
+        RecurringDeviation(area_key, key, labels[area_key, key], count)
+        for (area_key, key), count in hot.items()
+        if count >= min_weeks
+    ]
+    return sorted(found, key=lambda r: (-r.weeks, r.label))
 
 
 def hotspots(
@@ -359,28 +520,10 @@ def hotspots(
     rules = rules or SuggestionRules()
     if period_end <= period_start:
         raise ValueError("period_end must be after period_start")
-    facts = list(facts)
-    weighted, counts, labels = _place_tallies(facts, config, period_start, period_end, rules)
     length = period_end - period_start
-    earlier = [
-        _place_tallies(
-            facts, config, period_start - k * length, period_start - (k - 1) * length, rules
-        )[1]
-        for k in range(1, 5)
-    ]
-    found = [
-        Hotspot(
-            area_key=area_key,
-            place_label_key=key,
-            label=labels[area_key, key],
-            weighted=value,
-            count=counts[area_key, key],
-            trend=trend(counts[area_key, key], [c[area_key, key] for c in earlier]),
-        )
-        for (area_key, key), value in weighted.items()
-        if value >= threshold
-    ]
-    return sorted(found, key=lambda h: (-h.weighted, h.label))
+    bounds = [(period_start - k * length, period_end - k * length) for k in range(5)]
+    return hotspots_from_counts(_period_counts(facts, config, bounds, rules), config,
+                                threshold, rules)
 
 
 def recurring_deviations(
@@ -397,20 +540,6 @@ def recurring_deviations(
     once is an event, one that keeps returning needs a planned insats.
     """
     rules = rules or SuggestionRules()
-    facts = list(facts)
-    weeks: Counter[tuple[str, str]] = Counter()
-    labels: dict[tuple[str, str], str] = {}
-    for start in week_starts:
-        weighted, _, week_labels = _place_tallies(
-            facts, config, start, start + timedelta(days=7), rules
-        )
-        for place, value in weighted.items():
-            if value >= threshold:
-                weeks[place] += 1
-                labels.setdefault(place, week_labels[place])
-    found = [
-        RecurringDeviation(area_key, key, labels[area_key, key], count)
-        for (area_key, key), count in weeks.items()
-        if count >= min_weeks
-    ]
-    return sorted(found, key=lambda r: (-r.weeks, r.label))
+    bounds = [(start, start + timedelta(days=7)) for start in week_starts]
+    return recurring_from_counts(_period_counts(facts, config, bounds, rules), config,
+                                 range(len(bounds)), threshold, min_weeks, rules)

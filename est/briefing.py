@@ -17,11 +17,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from est.analysis import ReportFact, hotspots, rules_for
+from est.analysis import ReportFact, hotspots_from_counts, rules_for
 from est.config import DeploymentConfig
 from est.digest import LevelChange, level_at
-from est.lagesbild import PERIOD, EventInfo, RiskDay, risk_days, visible_facts
+from est.lagesbild import (
+    HISTORY_WEEKS,
+    PERIOD,
+    EventInfo,
+    RiskDay,
+    risk_days,
+    visible_facts,
+    window_end,
+)
 from est.levels import Level
+from est.tallies import ReportTallies, tally_facts
 from est.visibility import OTHER_PLACE, shown_place_label
 
 HOTSPOTS_SHOWN = 3
@@ -129,15 +138,6 @@ def advice_for(areas: Iterable[AreaBrief]) -> list[Advice]:
     return found
 
 
-def _is_problem(fact: ReportFact, config: DeploymentConfig) -> bool:
-    return any((c := config.category(k)) is not None and not c.calm and not c.positive
-               for k in fact.category_keys)
-
-
-def _is_calm(fact: ReportFact, config: DeploymentConfig) -> bool:
-    return any((c := config.category(k)) is not None and c.calm for k in fact.category_keys)
-
-
 def compose_briefing(
     config: DeploymentConfig,
     facts: Iterable[tuple[ReportFact, str]],
@@ -150,24 +150,39 @@ def compose_briefing(
     ``facts`` reach back at least six weeks (hotspot trends need five); ``level_changes``
     is the level history up to ``now``; ``events`` may be any superset of this weekend's.
     """
-    shown = [f for f in visible_facts(facts, None, in_group=True) if not f.withdrawn]
-    end = now + _INCLUSIVE
-    this_start, last_start = end - PERIOD, end - 2 * PERIOD
+    shown = visible_facts(facts, None, in_group=True)
+    tallies = tally_facts(shown, config, window_end(now), weeks=HISTORY_WEEKS)
+    return compose_briefing_from_tallies(config, tallies, level_changes, events, now)
+
+
+def compose_briefing_from_tallies(
+    config: DeploymentConfig,
+    tallies: ReportTallies,
+    level_changes: Iterable[LevelChange],
+    events: Iterable[EventInfo],
+    now: datetime,
+) -> Briefing:
+    """``compose_briefing`` from the tallies of the förmedlade reports (``HISTORY_WEEKS``
+    weeks up to ``window_end(now)``)."""
+    if tallies.end != now + _INCLUSIVE or tallies.period != PERIOD \
+            or tallies.weeks < HISTORY_WEEKS:
+        raise ValueError("the tallies must be the HISTORY_WEEKS weeks up to window_end(now)")
     changes = list(level_changes)
     week_ago = now - PERIOD
+    this_week, last_week = tallies.problem_counts(0), tallies.problem_counts(1)
+    calm = sum(k.count for k in tallies.kinds if k.week == 0
+               and any(c.calm for c in config.known_categories(k.category_keys)))
     areas = []
     for area in config.areas:
         mine = [c for c in changes if c.area_key == area.key]
-        problems = [f for f in shown if f.area_key == area.key and _is_problem(f, config)]
         areas.append(AreaBrief(
             area_key=area.key, area_name=area.name,
             level=level_at(mine, now), previous_level=level_at(mine, week_ago),
-            problem_reports=sum(1 for f in problems if this_start <= f.occurred_at < end),
-            previous_problem_reports=sum(1 for f in problems
-                                         if last_start <= f.occurred_at < this_start),
+            problem_reports=this_week.get(area.key, 0),
+            previous_problem_reports=last_week.get(area.key, 0),
         ))
-    spots = hotspots(shown, config, this_start, end, config.analysis.hotspot_threshold,
-                     rules_for(config))
+    spots = hotspots_from_counts(tallies.places, config, config.analysis.hotspot_threshold,
+                                 rules_for(config))
     names = {a.key: a.name for a in config.areas}
     # A typed place name is the reporter's own words, free text, which the briefing never
     # carries: only configured places are named.
@@ -192,8 +207,7 @@ def compose_briefing(
         risk=risk,
         problem_reports=sum(a.problem_reports for a in areas),
         previous_problem_reports=sum(a.previous_problem_reports for a in areas),
-        calm_reports=sum(1 for f in shown
-                         if this_start <= f.occurred_at < end and _is_calm(f, config)),
+        calm_reports=calm,
         advice=advice_for(areas),
     )
 
@@ -208,5 +222,6 @@ __all__ = [
     "WeekendEvent",
     "advice_for",
     "compose_briefing",
+    "compose_briefing_from_tallies",
     "weekend_end",
 ]

@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from est.analysis import Hotspot, ReportFact, Suggestion, rules_for, suggest_levels
 from est.config import DeploymentConfig
 from est.lagesbild import (
+    HISTORY_WEEKS,
     PERIOD,
     AreaPicture,
     EventInfo,
@@ -36,10 +37,12 @@ from est.lagesbild import (
     LevelInfo,
     Picture,
     PlannedInsats,
-    compose_picture,
+    compose_picture_from_tallies,
     visible_facts,
+    window_end,
 )
 from est.levels import Level
+from est.tallies import ReportTallies, tally_facts
 
 # The stored AgendaItem.kind and the agenda point it belongs to.
 BESLUT, SAMORDNING, INFORMERA = "beslut", "samordning", "informera"
@@ -174,38 +177,41 @@ class Digest:
 # --- point 1 ---------------------------------------------------------------------------
 
 
-def _kinds(fact: ReportFact, config: DeploymentConfig) -> tuple[list[str], bool, bool]:
-    """(problem category keys, calm, positive) of one report."""
-    categories = config.known_categories(fact.category_keys)
-    return ([c.key for c in categories if c.is_problem], any(c.calm for c in categories),
-            any(c.positive for c in categories))
-
-
 def week_facts(config: DeploymentConfig, facts: Iterable[ReportFact],
                end: datetime) -> list[AreaWeek]:
     """Per area: reports in ``[end - 7 d, end)`` by category, and the seven days before."""
-    this_start, last_start = end - PERIOD, end - 2 * PERIOD
+    return week_facts_from_tallies(config, tally_facts(facts, config, end, weeks=2,
+                                                       kind_weeks=2))
+
+
+def week_facts_from_tallies(config: DeploymentConfig,
+                            tallies: ReportTallies) -> list[AreaWeek]:
+    """``week_facts`` from tallies (the kinds of weeks 0 and 1 are used)."""
+    if tallies.kind_weeks < 2:
+        raise ValueError("week_facts needs the kinds of two weeks")
     order = {c.key: i for i, c in enumerate(config.categories)}
     result = []
+    by_area = tallies.by_area(a.key for a in config.areas)
     for area in config.areas:
+        mine = by_area[area.key]
         this: Counter[str] = Counter()
         last: Counter[str] = Counter()
         problems = last_problems = calm = positive = 0
-        orgs: set[str] = set()
-        for fact in facts:
-            if fact.area_key != area.key or fact.withdrawn:
-                continue
-            keys, is_calm, is_positive = _kinds(fact, config)
-            if this_start <= fact.occurred_at < end:
-                orgs.add(fact.org_key)
-                calm += is_calm
-                positive += is_positive
+        orgs = {o.org_key for o in mine.orgs if o.count}
+        for kind in mine.kinds:
+            categories = config.known_categories(kind.category_keys)
+            keys = [c.key for c in categories if c.is_problem]
+            if kind.week == 0:
+                calm += kind.count if any(c.calm for c in categories) else 0
+                positive += kind.count if any(c.positive for c in categories) else 0
                 if keys:
-                    problems += 1
-                    this.update(keys)
-            elif last_start <= fact.occurred_at < this_start and keys:
-                last_problems += 1
-                last.update(keys)
+                    problems += kind.count
+                    for key in keys:
+                        this[key] += kind.count
+            elif kind.week == 1 and keys:
+                last_problems += kind.count
+                for key in keys:
+                    last[key] += kind.count
         categories = [
             CategoryChange(config.category_label(key), this[key], last[key])
             for key in sorted(set(this) | set(last),
@@ -321,12 +327,32 @@ def compose_digest(
     ``facts`` are (fact, sharing) pairs reaching back at least five weeks (the trend and
     återkommande avvikelser need them); egna reports are dropped here whoever reads it.
     """
-    facts = list(facts)
-    picture = compose_picture(config, facts, levels, events, insatser, now, in_group=True)
     shown = visible_facts(facts, None, in_group=True)
-    end = now + _INCLUSIVE
-    area_weeks = week_facts(config, shown, end)
-    suggestions = suggest_levels(shown, config, now, checklist_strengths,
+    # The digest shows no single report: its picture lists none (storage reads none).
+    tallies = tally_facts(shown, config, window_end(now), weeks=HISTORY_WEEKS, kind_weeks=2,
+                          notable_max=0)
+    return compose_digest_from_tallies(config, tallies, shown, levels, events, insatser,
+                                       agenda, now, checklist_strengths)
+
+
+def compose_digest_from_tallies(
+    config: DeploymentConfig,
+    tallies: ReportTallies,
+    recent: Iterable[ReportFact],
+    levels: Mapping[str, LevelInfo],
+    events: Iterable[EventInfo],
+    insatser: Iterable[InsatsInfo],
+    agenda: Iterable[AgendaEntry],
+    now: datetime,
+    checklist_strengths: Mapping[str, float] | None = None,
+) -> Digest:
+    """``compose_digest`` from the tallies of the förmedlade reports (``HISTORY_WEEKS``
+    weeks up to ``window_end(now)``, the kinds of two) and ``recent``: the förmedlade reports of the
+    suggestion's window (``SuggestionRules.window_days`` up to ``now``; more may be given)."""
+    picture = compose_picture_from_tallies(config, tallies, levels, events, insatser, now,
+                                           in_group=True)
+    area_weeks = week_facts_from_tallies(config, tallies)
+    suggestions = suggest_levels(recent, config, now, checklist_strengths,
                                  rules_for(config))
     return Digest(
         generated_at=now,
@@ -413,17 +439,7 @@ def level_matrix(
     Give it the förmedlade facts only (it counts what it is given) and the full level
     history up to ``now``; nothing after ``now`` counts, so a past date previews right.
     """
-    tz = config.tz
-    starts = week_starts(now.astimezone(tz).date(), weeks)
-    bounds = []
-    for monday in starts:
-        start = datetime.combine(monday, time(0), tzinfo=tz).astimezone(UTC)
-        stop = datetime.combine(monday + timedelta(weeks=1), time(0), tzinfo=tz).astimezone(UTC)
-        bounds.append((start, min(stop, now + _INCLUSIVE)))
-    history: dict[str, list[LevelChange]] = {}
-    for change in sorted(changes, key=lambda c: c.set_at):
-        if change.set_at <= now:
-            history.setdefault(change.area_key, []).append(change)
+    bounds = matrix_bounds(config, now, weeks)
     problem_keys = {c.key for c in config.problem_categories()}
     counts: Counter[tuple[str, int]] = Counter()
     for fact in facts:
@@ -433,9 +449,41 @@ def level_matrix(
             if start <= fact.occurred_at < stop:
                 counts[fact.area_key, column] += 1
                 break
+    return level_matrix_from_counts(config, changes, counts, now, weeks)
+
+
+def matrix_bounds(config: DeploymentConfig, now: datetime,
+                  weeks: int = MATRIX_WEEKS) -> list[tuple[datetime, datetime]]:
+    """The matrix's columns as UTC ``[start, stop)``: ISO weeks in local time, oldest
+    first; the last one stops just after ``now``."""
+    tz = config.tz
+    bounds = []
+    for monday in week_starts(now.astimezone(tz).date(), weeks):
+        start = datetime.combine(monday, time(0), tzinfo=tz).astimezone(UTC)
+        stop = datetime.combine(monday + timedelta(weeks=1), time(0), tzinfo=tz).astimezone(UTC)
+        bounds.append((start, min(stop, now + _INCLUSIVE)))
+    return bounds
+
+
+def level_matrix_from_counts(
+    config: DeploymentConfig,
+    changes: Iterable[LevelChange],
+    counts: Mapping[tuple[str, int], int],
+    now: datetime,
+    weeks: int = MATRIX_WEEKS,
+) -> LevelMatrix:
+    """``level_matrix`` from the förmedlade problem reports counted per (area, column of
+    ``matrix_bounds``)."""
+    tz = config.tz
+    starts = week_starts(now.astimezone(tz).date(), weeks)
+    bounds = matrix_bounds(config, now, weeks)
+    history: dict[str, list[LevelChange]] = {}
+    for change in sorted(changes, key=lambda c: c.set_at):
+        if change.set_at <= now:
+            history.setdefault(change.area_key, []).append(change)
     cells = [
         [MatrixCell(highest_level(history.get(area.key, []), start, stop),
-                    counts[area.key, column])
+                    counts.get((area.key, column), 0))
          for column, (start, stop) in enumerate(bounds)]
         for area in config.areas
     ]
@@ -488,12 +536,16 @@ __all__ = [
     "MatrixCell",
     "agenda_point",
     "compose_digest",
+    "compose_digest_from_tallies",
     "highest_level",
     "hotspot_bars",
     "level_at",
     "level_matrix",
+    "level_matrix_from_counts",
     "likely_development",
+    "matrix_bounds",
     "matrix_since",
     "week_facts",
+    "week_facts_from_tallies",
     "week_starts",
 ]

@@ -29,25 +29,26 @@ from est.analysis import (
     RecurringDeviation,
     ReportFact,
     SuggestionRules,
-    hotspots,
-    recurring_deviations,
+    hotspots_from_weeks,
+    place_week_tallies,
+    recurring_from_weeks,
     rules_for,
     trend,
 )
 from est.config import DeploymentConfig
 from est.levels import Level
 from est.risk_days import LOV, known_risk_days
+from est.tallies import NOTABLE_MAX, NOTABLE_SEVERITY, ReportTallies, is_notable, tally_facts
 from est.visibility import filter_visible, free_text_allowed, shown_place, shown_place_label
 
 PERIOD = timedelta(days=7)
 TREND_WEEKS = 4
 UPCOMING = timedelta(days=14)
-NOTABLE_SEVERITY = 3
-NOTABLE_MAX = 8
 # The analysis counts [start, end); the picture must include a report made this second.
 _INCLUSIVE = timedelta(microseconds=1)
 # How far back the inputs must reach: this week plus the four weeks before it.
-HISTORY = PERIOD * (TREND_WEEKS + 1)
+HISTORY_WEEKS = TREND_WEEKS + 1
+HISTORY = PERIOD * HISTORY_WEEKS
 
 
 # --- inputs ----------------------------------------------------------------------------
@@ -199,85 +200,67 @@ def _place_of(fact: ReportFact, config: DeploymentConfig, show_text: bool) -> st
                        free_text=show_text)
 
 
-def _week_counts(
-    facts: list[ReportFact], config: DeploymentConfig, end: datetime
-) -> list[int]:
-    """Problem reports per week, the four weeks before ``end - PERIOD``, newest first."""
-    counts = []
-    for k in range(1, TREND_WEEKS + 1):
-        start, stop = end - (k + 1) * PERIOD, end - k * PERIOD
-        counts.append(sum(1 for f in facts if start <= f.occurred_at < stop
-                          and _is_problem(f, config)))
-    return counts
-
-
-def _is_problem(fact: ReportFact, config: DeploymentConfig) -> bool:
-    return bool(config.problem_categories(fact.category_keys))
-
-
 def _area_picture(
     config: DeploymentConfig,
     area_key: str,
-    facts: list[ReportFact],
+    mine: ReportTallies,  # of this area only (compose_picture_from_tallies splits them)
     level: LevelInfo | None,
     events: list[EventInfo],
     insatser: list[InsatsInfo],
     now: datetime,
-    end: datetime,
     rules: SuggestionRules,
     texts: Mapping[int, str],
     show_text: bool,
 ) -> AreaPicture:
     area = config.area(area_key)
     assert area is not None
-    start = end - PERIOD
-    mine = [f for f in facts if f.area_key == area_key and not f.withdrawn]
-    week = [f for f in mine if start <= f.occurred_at < end]
 
     by_category: Counter[str] = Counter()
-    orgs, problem_orgs = set(), set()
-    problems = calm = positive = 0
-    notable: list[NotableReport] = []
-    order = {c.key: i for i, c in enumerate(config.categories)}
-    for fact in week:
-        orgs.add(fact.org_key)
-        categories = sorted(config.known_categories(fact.category_keys),
-                            key=lambda c: order[c.key])
+    problems = calm = positive = notable_count = reports = 0
+    for kind in mine.kinds:
+        categories = config.known_categories(kind.category_keys)
         problem = [c for c in categories if c.is_problem]
-        calm += any(c.calm for c in categories)
-        positive += any(c.positive for c in categories)
-        if not problem:
-            continue
-        problems += 1
-        problem_orgs.add(fact.org_key)
-        by_category.update(c.key for c in problem)
-        urgent = any(c.urgent for c in problem)
-        if urgent or (fact.severity or 0) >= NOTABLE_SEVERITY:
-            notable.append(NotableReport(
-                report_id=fact.report_id,
-                occurred_at=fact.occurred_at,
-                place=_place_of(fact, config, show_text),
-                categories=[c.label for c in problem],
-                severity=fact.severity,
-                urgent=urgent,
-                text=_one_line(texts.get(fact.report_id)) if show_text else None,
-            ))
+        if kind.week == 0:
+            reports += kind.count
+            calm += kind.count if any(c.calm for c in categories) else 0
+            positive += kind.count if any(c.positive for c in categories) else 0
+            if problem:
+                problems += kind.count
+                for category in problem:
+                    by_category[category.key] += kind.count
+                if is_notable(config, kind.category_keys, kind.severe):
+                    notable_count += kind.count
+    # Problem reports per week before, newest first.
+    previous = [mine.problem_counts(week).get(area_key, 0) for week in range(1, TREND_WEEKS + 1)]
+    orgs = {o.org_key for o in mine.orgs if o.count}
+    problem_orgs = {o.org_key for o in mine.orgs if o.count and o.problem}
+    order = {c.key: i for i, c in enumerate(config.categories)}
     category_counts = [
         CategoryCount(config.category_label(key), count)
         for key, count in sorted(by_category.items(), key=lambda kv: (-kv[1], order[kv[0]]))
     ]
-    notable.sort(key=lambda n: (not n.urgent, -n.occurred_at.timestamp()))
+    notable = []
+    for fact in mine.notable.get(area_key, ())[:NOTABLE_MAX]:
+        problem = sorted(config.problem_categories(fact.category_keys),
+                         key=lambda c: order[c.key])
+        notable.append(NotableReport(
+            report_id=fact.report_id,
+            occurred_at=fact.occurred_at,
+            place=_place_of(fact, config, show_text),
+            categories=[c.label for c in problem],
+            severity=fact.severity,
+            urgent=any(c.urgent for c in problem),
+            text=_one_line(texts.get(fact.report_id)) if show_text else None,
+        ))
 
-    previous = _week_counts(mine, config, end)
     threshold = config.analysis.hotspot_threshold
+    weeks = place_week_tallies(mine.places, config, rules)
     spots = [replace(h, label=shown_place_label(h.place_label_key, h.label,
                                                 free_text=show_text))
-             for h in hotspots(mine, config, start, end, threshold, rules)]
-    week_starts = [end - k * PERIOD for k in range(1, TREND_WEEKS + 1)]
+             for h in hotspots_from_weeks(weeks, threshold)]
     recurring = [replace(r, label=shown_place_label(r.place_label_key, r.label,
                                                     free_text=show_text))
-                 for r in recurring_deviations(mine, config, week_starts, threshold,
-                                               rules=rules)]
+                 for r in recurring_from_weeks(weeks, range(TREND_WEEKS), threshold)]
 
     level = level or LevelInfo(Level.GRON)
     return AreaPicture(
@@ -289,15 +272,15 @@ def _area_picture(
         level_set_by_org=(config.organisation_name(level.set_by_org_key)
                           if level.set_by_org_key else None),
         level_set_at=level.set_at,
-        reports=len(week),
+        reports=reports,
         problem_reports=problems,
         calm_reports=calm,
         positive_reports=positive,
         organisations=len(orgs),
         problem_organisations=len(problem_orgs),
         categories=category_counts,
-        notable=notable[:NOTABLE_MAX],
-        notable_more=max(0, len(notable) - NOTABLE_MAX),
+        notable=notable,
+        notable_more=max(0, notable_count - NOTABLE_MAX),
         hotspots=spots,
         recurring=recurring,
         trend=trend(problems, previous),
@@ -362,12 +345,40 @@ def compose_picture(
     for the trend and the återkommande avvikelser; visibility is applied here.
     ``free_texts`` maps report ids to their (already privacy-filtered) free text.
     """
+    shown = visible_facts(facts, viewer_org_key, in_group)
+    tallies = tally_facts(shown, config, window_end(now), weeks=HISTORY_WEEKS)
+    return compose_picture_from_tallies(
+        config, tallies, levels, events, insatser, now, area_key,
+        viewer_org_key=viewer_org_key, in_group=in_group, free_texts=free_texts)
+
+
+def window_end(now: datetime) -> datetime:
+    """Where the counted weeks end: just after ``now``, so a report made now counts."""
+    return now + _INCLUSIVE
+
+
+def compose_picture_from_tallies(
+    config: DeploymentConfig,
+    tallies: ReportTallies,
+    levels: Mapping[str, LevelInfo],
+    events: Iterable[EventInfo],
+    insatser: Iterable[InsatsInfo],
+    now: datetime,
+    area_key: str | None = None,
+    *,
+    viewer_org_key: str | None = None,
+    in_group: bool = False,
+    free_texts: Mapping[int, str] | None = None,
+) -> Picture:
+    """``compose_picture`` from counts: ``tallies`` of the reports this viewer may see
+    (``visible_facts``), ``HISTORY_WEEKS`` weeks ending at ``window_end(now)``."""
     if area_key is not None and config.area(area_key) is None:
         raise ValueError(f"unknown area {area_key!r}")
-    shown = visible_facts(facts, viewer_org_key, in_group)
+    if tallies.end != window_end(now) or tallies.period != PERIOD \
+            or tallies.weeks < HISTORY_WEEKS:
+        raise ValueError("the tallies must be the HISTORY_WEEKS weeks up to window_end(now)")
     show_text = free_text_allowed(in_group, config)
     texts = free_texts or {}
-    end = now + _INCLUSIVE
     horizon = now + UPCOMING
     upcoming = sorted((e for e in events if now <= e.starts_at < horizon),
                       key=lambda e: (e.starts_at, e.title))
@@ -377,9 +388,10 @@ def compose_picture(
     )
     rules = rules_for(config)
     keys = [area_key] if area_key else [a.key for a in config.areas]
+    by_area = tallies.by_area(keys)
     areas = [
-        _area_picture(config, key, shown, levels.get(key), upcoming, open_insatser, now,
-                      end, rules, texts, show_text)
+        _area_picture(config, key, by_area[key], levels.get(key), upcoming, open_insatser,
+                      now, rules, texts, show_text)
         for key in keys
     ]
     only_shared = in_group or not viewer_org_key
@@ -411,6 +423,9 @@ def find_area(config: DeploymentConfig, text: str) -> str | None:
 
 __all__ = [
     "HISTORY",
+    "HISTORY_WEEKS",
+    "NOTABLE_MAX",
+    "NOTABLE_SEVERITY",
     "PERIOD",
     "AreaPicture",
     "CategoryCount",
@@ -423,7 +438,9 @@ __all__ = [
     "RiskDay",
     "UpcomingEvent",
     "compose_picture",
+    "compose_picture_from_tallies",
     "find_area",
     "risk_days",
     "visible_facts",
+    "window_end",
 ]

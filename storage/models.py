@@ -83,6 +83,13 @@ class Report(SQLModel, table=True):
     """One field report: a place and a situation, never a person."""
 
     __tablename__ = "reports"
+    # Migration 0006: the daily post (received_at), an area's recent reports (after every
+    # report, /lagesbild <område>) and a reporter's latest (/mina_rapporter).
+    __table_args__ = (
+        Index("ix_reports_received_at", "received_at"),
+        Index("ix_reports_area_key_occurred_at", "area_key", "occurred_at"),
+        Index("ix_reports_member_id_received_at", "member_id", "received_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str | None = Field(default=None, max_length=24, unique=True)

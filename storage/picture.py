@@ -6,22 +6,17 @@ never sees an ORM object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from est.analysis import ReportFact
-from est.lagesbild import HISTORY, PERIOD, UPCOMING, EventInfo, InsatsInfo, LevelInfo
+from est.lagesbild import EventInfo, InsatsInfo, LevelInfo
 from est.levels import Level
-from storage.facts import report_facts
 from storage.levels import current_levels
 from storage.models import Event, Insats, Member, Report
 
 OPEN_INSATS = ("planned", "running")
-# report_facts counts [since, until); a report made this very second belongs in the picture.
-_INCLUSIVE = timedelta(seconds=1)
 
 
 async def level_infos(session: AsyncSession) -> dict[str, LevelInfo]:
@@ -82,35 +77,3 @@ async def report_texts(
     if area_key is not None:
         query = query.where(Report.area_key == area_key)
     return {report_id: text for report_id, text in await session.exec(query) if text}
-
-
-@dataclass
-class PictureInputs:
-    facts: list[tuple[ReportFact, str]]
-    levels: dict[str, LevelInfo]
-    events: list[EventInfo]
-    insatser: list[InsatsInfo]
-    texts: dict[int, str]
-
-
-async def picture_inputs(
-    session: AsyncSession, *, now: datetime, area_key: str | None = None,
-    with_texts: bool = True,
-) -> PictureInputs:
-    """Everything ``est.lagesbild.compose_picture`` needs, in one session.
-
-    Free text is read only when it may be shown (``with_texts``): what is never read
-    can never leak.
-    """
-    until = now + _INCLUSIVE
-    facts = await report_facts(session, since=now - HISTORY, until=until, area_key=area_key)
-    texts = (await report_texts(session, since=now - PERIOD, until=until, area_key=area_key)
-             if with_texts else {})
-    return PictureInputs(
-        facts=facts,
-        levels=await level_infos(session),
-        events=await upcoming_events(session, since=now, until=now + UPCOMING,
-                                     area_key=area_key),
-        insatser=await open_insatser(session, now=now, area_key=area_key),
-        texts=texts,
-    )

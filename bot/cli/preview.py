@@ -78,9 +78,14 @@ def run(args: argparse.Namespace, settings) -> int:
     moment = scheduled_moment(config, args.what, args.date)
     try:
         post = asyncio.run(_compose(config, settings.database_url, args.what, moment))
-    except (DBAPIError, OSError) as error:  # no database, or not migrated
-        print(f"Kunde inte läsa databasen ({type(error).__name__}: {error}). "
-              "Kör först: lagesbild db upgrade", file=sys.stderr)
+    except (DBAPIError, OSError) as error:  # no database, not migrated, or another fault
+        cause = getattr(error, "orig", None) or error  # the driver's own error, not the SQL
+        detail = (str(cause).strip().splitlines() or [""])[0]
+        # Only a missing table is cured by migrating; say what went wrong in any case.
+        missing = re.search(r"no such table|relation .* does not exist", detail)
+        hint = " Kör först: lagesbild db upgrade" if missing else ""
+        print(f"Kunde inte läsa databasen ({type(cause).__name__}: {detail}).{hint}",
+              file=sys.stderr)
         return 1
     local = moment.astimezone(config.tz)
     print(f"Förhandsvisning av {args.what} för {local:%Y-%m-%d %H:%M} ({config.timezone}) "

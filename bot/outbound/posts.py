@@ -43,23 +43,24 @@ from bot.dialogs.paging import pack_pages
 from est import briefing as est_briefing
 from est import digest as est_digest
 from est import posts as est_posts
-from est.digest import AGENDA, LevelChange, LevelMatrix, level_matrix, matrix_since
+from est.analysis import rules_for
+from est.digest import AGENDA, LevelChange, LevelMatrix, level_matrix_from_counts, matrix_bounds
 from est.lagesbild import (
-    HISTORY,
+    HISTORY_WEEKS,
     UPCOMING,
     LevelInfo,
     Picture,
-    compose_picture,
-    visible_facts,
+    compose_picture_from_tallies,
+    window_end,
 )
 from est.levels import Level
 from est.report_draft import FORMEDLAD
 from est.visibility import free_text_allowed
 from storage.agenda import agenda_entries
-from storage.facts import report_facts
+from storage.facts import picture_tallies, recent_facts, report_tallies
 from storage.levels import latest_checklist_strength
 from storage.models import AreaLevel, Report
-from storage.picture import open_insatser, picture_inputs, upcoming_events
+from storage.picture import open_insatser, upcoming_events
 
 TEXT_LIMIT = 3900  # Telegram allows 4096; the rest is room for the late marker
 CAPTION_LIMIT = 1024
@@ -111,8 +112,6 @@ def mark_late(services, post: Post, scheduled_for: datetime) -> Post:
 
 # ---------------------------------------------------------------- shared reads
 
-# report_facts counts [since, until); a report made this very second belongs in the post.
-_INCLUSIVE = timedelta(seconds=1)
 DAILY_WINDOW = timedelta(hours=24)
 
 
@@ -164,12 +163,14 @@ async def compose_daily(services, now: datetime) -> Post:
     """
     config = services.config
     async with services.db.session() as session:
-        inputs = await picture_inputs(session, now=now,
-                                      with_texts=free_text_allowed(True, config))
+        tallies, texts = await picture_tallies(session, config, now=now, in_group=True,
+                                               with_texts=free_text_allowed(True, config))
+        events = await upcoming_events(session, since=now, until=now + UPCOMING)
+        insatser = await open_insatser(session, now=now)
         _, levels = await _level_history(session, now)
         received = await _shared_reports_received(session, now - DAILY_WINDOW, now)
-    picture = compose_picture(config, inputs.facts, levels, inputs.events, inputs.insatser,
-                              now, in_group=True, free_texts=inputs.texts)
+    picture = compose_picture_from_tallies(config, tallies, levels, events, insatser, now,
+                                           in_group=True, free_texts=texts)
     if received == 0 and all(area.level == Level.GRON for area in picture.areas):
         return Post(texts=[], skip_reason=services.render("digest", "daily_skipped"))
     return Post(texts=daily_pages(services, picture))
@@ -178,11 +179,21 @@ async def compose_daily(services, now: datetime) -> Post:
 # ---------------------------------------------------------------- Thursday digest
 
 async def digest_inputs(services, now: datetime):
-    """The digest, the level matrix and the hotspot bars as plain data (one session)."""
+    """The digest, the level matrix and the hotspot bars as plain data (one session).
+
+    The reports are counted in SQL (förmedlade only); single reports are read only for
+    the suggestion's few days, whose recency is per report.
+    """
     config = services.config
-    since = min(now - HISTORY, matrix_since(config, now))
+    bounds = matrix_bounds(config, now)
     async with services.db.session() as session:
-        facts = await report_facts(session, since=since, until=now + _INCLUSIVE)
+        # No single report: the digest shows none (its picture's notable list stays empty).
+        tallies = await report_tallies(session, config, end=window_end(now),
+                                       weeks=HISTORY_WEEKS, kind_weeks=2, in_group=True,
+                                       columns=bounds, with_notable=False)
+        recent = await recent_facts(
+            session, config, after=now - timedelta(days=rules_for(config).window_days),
+            until=now, in_group=True)
         changes, levels = await _level_history(session, now)
         events = await upcoming_events(session, since=now, until=now + UPCOMING)
         insatser = await open_insatser(session, now=now)
@@ -192,10 +203,9 @@ async def digest_inputs(services, now: datetime):
             strength = await latest_checklist_strength(session, area.key)
             if strength is not None:
                 strengths[area.key] = strength
-    digest = est_digest.compose_digest(config, facts, levels, events, insatser, agenda, now,
-                                       strengths)
-    shared = visible_facts(facts, None, in_group=True)
-    matrix = level_matrix(config, changes, shared, now)
+    digest = est_digest.compose_digest_from_tallies(config, tallies, recent, levels, events,
+                                                    insatser, agenda, now, strengths)
+    matrix = level_matrix_from_counts(config, changes, tallies.column_counts, now)
     bars = est_digest.hotspot_bars(digest.picture)
     return digest, matrix, bars
 
@@ -256,14 +266,15 @@ async def compose_digest(services, now: datetime) -> Post:
 async def briefing_data(services, now: datetime) -> est_briefing.Briefing:
     config = services.config
     async with services.db.session() as session:
-        # Six weeks: this week plus the four before for the hotspot trends, and the
-        # week before for "since last Friday".
-        facts = await report_facts(session, since=now - HISTORY - timedelta(days=7),
-                                   until=now + _INCLUSIVE)
+        # Förmedlade reports counted in SQL: this week and the four before (hotspot
+        # trends; the week before is also "since last Friday").
+        tallies = await report_tallies(session, config, end=window_end(now),
+                                       weeks=HISTORY_WEEKS, in_group=True,
+                                       with_notable=False, with_orgs=False)
         changes, _ = await _level_history(session, now)
         events = await upcoming_events(session, since=now,
                                        until=est_briefing.weekend_end(config, now))
-    return est_briefing.compose_briefing(config, facts, changes, events, now)
+    return est_briefing.compose_briefing_from_tallies(config, tallies, changes, events, now)
 
 
 async def compose_briefing(services, now: datetime) -> Post:

@@ -19,10 +19,11 @@ from bot.core.telegram_io import answer, in_rows, keyboard, send
 from bot.dialogs import callbacks
 from bot.dialogs.callbacks import Press
 from bot.dialogs.paging import pack_pages
-from est.lagesbild import Picture, compose_picture, find_area
+from est.lagesbild import UPCOMING, Picture, compose_picture_from_tallies, find_area
 from est.visibility import free_text_allowed
+from storage.facts import picture_tallies
 from storage.members import group_by_chat
-from storage.picture import picture_inputs
+from storage.picture import level_infos, open_insatser, upcoming_events
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,17 @@ async def build_picture_pages(
     """
     config, now = services.config, services.now()
     async with services.db.session() as session:
-        inputs = await picture_inputs(session, now=now, area_key=area_key,
-                                      with_texts=free_text_allowed(in_group, config))
-    picture = compose_picture(
-        config, inputs.facts, inputs.levels, inputs.events, inputs.insatser, now, area_key,
-        viewer_org_key=viewer_org_key, in_group=in_group, free_texts=inputs.texts,
+        # Counted in SQL over what this viewer may see; only the shown reports are read.
+        tallies, texts = await picture_tallies(
+            session, config, now=now, viewer_org_key=viewer_org_key, in_group=in_group,
+            area_key=area_key, with_texts=free_text_allowed(in_group, config))
+        levels = await level_infos(session)
+        events = await upcoming_events(session, since=now, until=now + UPCOMING,
+                                       area_key=area_key)
+        insatser = await open_insatser(session, now=now, area_key=area_key)
+    picture = compose_picture_from_tallies(
+        config, tallies, levels, events, insatser, now, area_key,
+        viewer_org_key=viewer_org_key, in_group=in_group, free_texts=texts,
     )
     return render_pages(services, picture, in_group)
 
