@@ -398,6 +398,20 @@ async def test_odd_and_huge_ids_are_answered_and_change_nothing(bot, world, pref
 
 
 
+async def test_odd_and_huge_row_ids_in_a_dialog_argument_are_refused(bot, world):
+    """Found by the property test: ``d:<own dialog>:<action>:<20 digits>`` reached
+    ``session.get`` and overflowed SQLite's integer. Row ids in arguments obey the
+    dialog id's rule (bot.dialogs.callbacks.row_id)."""
+    anna = bot.person(ANNA, "Anna")
+    listing = await anna.send("/mina_rapporter")
+    [(dialog_id,)] = [key for key, row in (await database_rows(bot))["dialogs"].items()
+                   if (row["chat_id"], row["message_id"]) == (ANNA, listing["message_id"])
+                   and row["status"] == "open"]
+    for action in ("e", "w", "g"):
+        for odd in (SQUARED, HUGE):
+            await press_and_check(bot, world, ANNA, listing, f"d:{dialog_id}:{action}:{odd}")
+
+
 async def test_an_alert_decision_forged_onto_another_message_decides_nothing(bot, world):
     """"Höj"/"Behåll" count on the alert's own post only, like a dialog's buttons."""
     rows = await database_rows(bot)

@@ -221,7 +221,7 @@ def _hold_list(args: argparse.Namespace, settings, config: DeploymentConfig) -> 
 
 def _hold_remove(args: argparse.Namespace, settings, config: DeploymentConfig) -> int:
     text = str(args.id).strip().lstrip("#")
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > 15:
         return _error("hold remove", f"ogiltigt nummer: {args.id!r}. Skriv spärrens nummer "
                                      "från 'lagesbild hold list', t.ex. 3.")
     moment = now()

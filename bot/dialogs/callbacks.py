@@ -27,6 +27,12 @@ class Press:
     arg: str = ""
 
 
+def row_id(text: str) -> int | None:
+    """A row id carried in an argument (e.g. ``e:<report id>``), under the same rule as
+    the dialog id: ASCII digits, bounded; None for anything else."""
+    return int(text) if _ID.match(text) and int(text) < MAX_ID else None
+
+
 def build(prefix: str, id_: int, action: str, arg: str = "") -> str:
     """Callback data for a button; a bug (not a user) if it does not fit."""
     data = f"{prefix}:{id_}:{action}" + (f":{arg}" if arg else "")

@@ -23,7 +23,7 @@ from bot.core.access import coordinator_here
 from bot.core.context import BotContext
 from bot.core.telegram_io import in_rows, send
 from bot.dialogs import Button, Invalid, Next, Screen, Step, Turn
-from bot.dialogs.callbacks import MAX_ID
+from bot.dialogs.callbacks import row_id
 from bot.dialogs.paging import page_of
 from bot.features.coordination import coordination_dialog, coordinator_chat
 from est.agenda import TEXT_MAX, check_item_text, point_of
@@ -41,14 +41,6 @@ KIND_BUTTONS = {
 REFRESH = "🔄 Uppdatera"
 # Every item shown has a "Klar" button, and Telegram takes about 100 buttons a message.
 ITEMS_PER_PAGE = 30
-
-
-def _item_id(arg: str) -> int | None:
-    """An item id from a button, strictly: ASCII digits, within what any database holds."""
-    if not (arg.isascii() and arg.isdigit()) or len(arg) > 16:
-        return None
-    number = int(arg)
-    return number if 0 < number < MAX_ID else None
 
 
 def _chunks(blocks: list[tuple[str, int | None]]) -> list[list[tuple[str, int | None]]]:
@@ -136,7 +128,7 @@ async def _on_overview(turn: Turn, action: str, arg: str) -> Next:
     if action == "n" and arg in KIND_BUTTONS:
         turn.data["kind"] = arg
         return ITEM
-    item_id = _item_id(arg) if action == "k" else None
+    item_id = row_id(arg) if action == "k" else None
     if item_id is None:
         raise Invalid(turn.render(TEMPLATE, "ended"))
     await _may_change(turn)

@@ -16,6 +16,7 @@ from bot.core.commands_menu import publish_member_commands
 from bot.core.context import BotContext
 from bot.core.telegram_io import send
 from bot.dialogs import Button, DialogSpec, Invalid, Next, Screen, Step, Turn
+from bot.dialogs.callbacks import row_id
 from bot.dialogs.lists import list_page
 from messages.labels import ROLE_LABELS
 from storage import members as store
@@ -76,9 +77,10 @@ async def _on_list(turn: Turn, action: str, arg: str) -> Next:
     _require_admin(turn)
     if action == "i":
         return INVITES
-    if action != "m" or not arg.isdigit():
+    member_id = row_id(arg)
+    if action != "m" or member_id is None:
         raise Invalid(turn.render("dialogs", "ended"))
-    turn.data["member_id"] = int(arg)
+    turn.data["member_id"] = member_id
     await _target(turn)
     return MEMBER
 
@@ -191,9 +193,10 @@ async def _invites(turn: Turn) -> Screen:
 
 async def _on_invites(turn: Turn, action: str, arg: str) -> Next:
     _require_admin(turn)
-    if action != "v" or not arg.isdigit():
+    invite_id = row_id(arg)
+    if action != "v" or invite_id is None:
         raise Invalid(turn.render("dialogs", "ended"))
-    revoked = await store.revoke_invite(turn.session, int(arg), now=turn.now,
+    revoked = await store.revoke_invite(turn.session, invite_id, now=turn.now,
                                         by_member_id=turn.actor.member_id)
     if revoked is None:
         raise Invalid(turn.render("dialogs", "ended"))

@@ -15,6 +15,7 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.core.telegram_io import in_rows
 from bot.dialogs import Button, Finish, Invalid, Next, Screen, Step, Turn
+from bot.dialogs.callbacks import row_id
 from bot.dialogs.lists import list_page
 from bot.features.planning import common
 from bot.features.planning.common import TEMPLATE
@@ -92,10 +93,11 @@ async def _on_list(turn: Turn, action: str, arg: str) -> Next:
     if action == "n":
         turn.follow_with = await common.open_registration(turn, INSATS, IN_AREA)
         return LIST
-    insats_id, _, target = arg.partition(".")
-    if action != "s" or not (insats_id.isascii() and insats_id.isdigit()):
+    id_text, _, target = arg.partition(".")
+    insats_id = row_id(id_text)
+    if action != "s" or insats_id is None:
         raise Invalid(turn.render(*common.ENDED))
-    return await _change(turn, int(insats_id), target)
+    return await _change(turn, insats_id, target)
 
 
 async def _confirm(turn: Turn) -> Screen:

@@ -7,6 +7,7 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.core.context import BotContext
 from bot.dialogs import Button, DialogSpec, Finish, Invalid, Next, Screen, Step, Turn
+from bot.dialogs.callbacks import row_id
 from bot.features.reports.report_dialog import (
     EDIT_MENU,
     delete_later,
@@ -49,8 +50,9 @@ async def _list(turn: Turn) -> Screen:
 
 
 async def _own_editable(turn: Turn, arg: str) -> Report:
-    report = await store.own_report(turn.session, int(arg), turn.actor.member_id) \
-        if arg.isdigit() else None
+    report_id = row_id(arg)
+    report = await store.own_report(turn.session, report_id, turn.actor.member_id) \
+        if report_id is not None else None
     if report is None:
         raise Invalid(turn.render("report", "ended"))
     if not editable(report.received_at, report.withdrawn_at, turn.now, turn.services.config):
