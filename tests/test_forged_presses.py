@@ -155,9 +155,17 @@ def bot_messages(fake) -> Shown:
     return shown
 
 
+# Messages a report dialog keeps beside its own: the position keyboard's prompt and a
+# long description waiting for "Spara de första 500 tecknen" (bot.features.reports).
+SIDE_MESSAGES = ("location_prompt", "pending_message_id")
+
+
 def own_dialog_messages(rows: Rows, member_id: int | None) -> set[tuple[int, int]]:
-    return {(row["chat_id"], row["message_id"]) for row in rows["dialogs"].values()
-            if row["member_id"] == member_id and row["message_id"] is not None}
+    own = [row for row in rows["dialogs"].values() if row["member_id"] == member_id]
+    bound = {(row["chat_id"], row["message_id"]) for row in own if row["message_id"]}
+    side = {(row["chat_id"], (row["data"] or {}).get(key)) for row in own
+            for key in SIDE_MESSAGES if (row["data"] or {}).get(key)}
+    return bound | side
 
 
 def role_of(rows: Rows, member_id: int | None) -> str | None:
@@ -410,6 +418,20 @@ async def test_odd_and_huge_row_ids_in_a_dialog_argument_are_refused(bot, world)
     for action in ("e", "w", "g"):
         for odd in (SQUARED, HUGE):
             await press_and_check(bot, world, ANNA, listing, f"d:{dialog_id}:{action}:{odd}")
+
+
+async def test_cancel_with_an_argument_at_the_place_step_removes_only_its_own_messages(
+        bot, world):
+    """Found by the property test: Avbryt at the plats step also deletes the dialog's
+    position-keyboard message, which belongs to that dialog too."""
+    anna = bot.person(ANNA, "Anna")
+    await anna.send("/rapport")
+    await anna.click("Centrum")
+    shown = anna.last_with_buttons  # the newest message is the position keyboard's
+    [(dialog_id,)] = [key for key, row in (await database_rows(bot))["dialogs"].items()
+                      if (row["chat_id"], row["message_id"]) == (ANNA, shown["message_id"])
+                      and row["status"] == "open"]
+    await press_and_check(bot, world, ANNA, shown, f"d:{dialog_id}:x:0..0")
 
 
 async def test_an_alert_decision_forged_onto_another_message_decides_nothing(bot, world):
