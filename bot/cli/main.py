@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import importlib
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.cli import export as cli_export
-from bot.cli import members as cli_members
-from bot.cli import preview as cli_preview
-from bot.cli import retention as cli_retention
-from bot.cli.config import config_path, in_session, load_or_exit
-from bot.core.logs import configure_logging
-from bot.core.runner import serve
-from bot.core.settings import Settings
-from bot.features.members.invite import invite_link
-from storage.members import ROLES, add_member, create_invite
-from storage.migrate import upgrade
+# Start-up: `lagesbild --help` must not wait for SQLAlchemy, Telegram and the export stack.
+# Heavy modules are imported inside the commands, and the subcommands that live in their
+# own modules are only imported when one of them runs (or its own --help is asked for):
+# module → (the function that adds its parsers, {command: help shown by `lagesbild --help`}).
+# tests/test_cli_help.py checks that these help texts are the ones the modules register.
+SUBCOMMAND_MODULES: dict[str, tuple[str, dict[str, str]]] = {
+    "bot.cli.preview": ("add_parser", {
+        "preview": "visa ett schemalagt utskick utan att skicka det"}),
+    "bot.cli.members": ("add_parsers", {
+        "member": "medlemmar: lista, byt roll, avsluta",
+        "audit": "loggen: vem gjorde vad"}),
+    "bot.cli.export": ("add_parser", {
+        "export": "exportera rapporter för en period (CSV, XLSX eller GeoJSON)"}),
+    "bot.cli.retention": ("add_parser", {
+        "purge": "gallra enligt [retention] (med --dry-run: visa bara vad som gallras)",
+        "hold": "spärrar mot gallring: lägg till, lista, ta bort"}),
+}
 
 
 def cmd_check_config(args, settings) -> int:
+    from bot.cli.config import config_path, load_or_exit
+
     path = config_path(settings, args.path)
     config = load_or_exit(path)
     print(f"Konfigurationen {path} är giltig: {config.kommun}, {len(config.areas)} områden, "
@@ -29,6 +38,7 @@ def cmd_check_config(args, settings) -> int:
 
 
 def cmd_db(args, settings) -> int:
+    from storage.migrate import upgrade
 
     upgrade(settings.database_url)
     print("Databasen är uppdaterad.")
@@ -36,6 +46,12 @@ def cmd_db(args, settings) -> int:
 
 
 def cmd_run(args, settings) -> int:
+    import asyncio
+
+    from bot.cli.config import config_path, load_or_exit
+    from bot.core.logs import configure_logging
+    from bot.core.runner import serve
+    from storage.migrate import upgrade
 
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         print("BOT_TOKEN saknas. Sätt miljövariabeln BOT_TOKEN till botens token från "
@@ -52,6 +68,10 @@ def cmd_run(args, settings) -> int:
 
 
 def cmd_admin_add(args, settings) -> int:
+    from bot.cli.config import config_path, in_session, load_or_exit
+    from storage.members import add_member
+    from storage.migrate import upgrade
+
     config = load_or_exit(config_path(settings))
     org_key = args.org or next((o.key for o in config.organisations if o.kind == "kommun"),
                                config.organisations[0].key)
@@ -73,8 +93,14 @@ def cmd_admin_add(args, settings) -> int:
 
 
 def cmd_invite(args, settings) -> int:
+    from bot.cli.config import config_path, in_session, load_or_exit
+    from bot.features.members.invite import invite_link
+    from storage.members import create_invite
+    from storage.migrate import upgrade
+
     if args.action != "create":
-        return cli_members.run_invite_admin(args, settings)
+        from bot.cli.members import run_invite_admin
+        return run_invite_admin(args, settings)
     if not args.role or not args.org:
         print("Ange både --role och --org för en ny inbjudan.", file=sys.stderr)
         return 2
@@ -97,7 +123,8 @@ def cmd_invite(args, settings) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; only ``command``'s own module is imported for its arguments."""
     root = argparse.ArgumentParser(prog="lagesbild", description="Lägesbild – EST-bot")
     sub = root.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="kör boten (hämtar uppdateringar från Telegram)")
@@ -112,6 +139,20 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--org", help="organisationens nyckel (standard: kommunen)")
     add.add_argument("--name", default="Admin", help="visningsnamn tills personen skriver /start")
     invite = sub.add_parser("invite", help="skapa, lista eller återkalla inbjudningar")
+    if command == "invite":  # the roles come from storage (SQLAlchemy): only when needed
+        _invite_arguments(invite)
+    for module, (adder, helps) in SUBCOMMAND_MODULES.items():
+        if command in helps:
+            getattr(importlib.import_module(module), adder)(sub)
+        else:
+            for name, text in helps.items():  # a placeholder: listed, never parsed
+                sub.add_parser(name, help=text)
+    return root
+
+
+def _invite_arguments(invite: argparse.ArgumentParser) -> None:
+    from storage.members import ROLES
+
     invite.add_argument("action", nargs="?", choices=["create", "list", "revoke"],
                         default="create")
     invite.add_argument("id", nargs="?", type=int, help="inbjudans nummer (för revoke)")
@@ -119,23 +160,31 @@ def parser() -> argparse.ArgumentParser:
     invite.add_argument("--org")
     invite.add_argument("--hours", type=float, default=72)
     invite.add_argument("--bot-username", help="botens användarnamn för t.me-länken")
-    cli_preview.add_parser(sub)
-    cli_members.add_parsers(sub)
-    cli_retention.add_parser(sub)
-    cli_export.add_parser(sub)
-    return root
 
 
-COMMANDS = {"run": cmd_run, "check-config": cmd_check_config, "db": cmd_db,
-            "admin": cmd_admin_add, "invite": cmd_invite, "preview": cli_preview.run,
-            "export": cli_export.run, "member": cli_members.run_member,
-            "audit": cli_members.run_audit,
-            "purge": cli_retention.run, "hold": cli_retention.run}
+# command → its function, or "module:function" for the subcommand modules above.
+COMMANDS: dict[str, Callable | str] = {
+    "run": cmd_run, "check-config": cmd_check_config, "db": cmd_db,
+    "admin": cmd_admin_add, "invite": cmd_invite, "preview": "bot.cli.preview:run",
+    "export": "bot.cli.export:run", "member": "bot.cli.members:run_member",
+    "audit": "bot.cli.members:run_audit",
+    "purge": "bot.cli.retention:run", "hold": "bot.cli.retention:run"}
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the root parser has no valued options)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    return COMMANDS[args.command](args, Settings())
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser(_command_in(argv)).parse_args(argv)
+    command = COMMANDS[args.command]
+    if isinstance(command, str):
+        module, function = command.split(":")
+        command = getattr(importlib.import_module(module), function)
+    from bot.core.settings import Settings
+    return command(args, Settings())
 
 
 if __name__ == "__main__":

@@ -130,14 +130,16 @@ class DurablePoller:
         )
         if not updates:
             return 0
-        payloads = {u.update_id: u.to_dict() for u in updates}
+        # Decoded once (by get_updates); to_dict only gives the stored form.
+        fetched = {u.update_id: u for u in updates}
+        payloads = {update_id: u.to_dict() for update_id, u in fetched.items()}
         received_at = self.clock()
         new_ids = await self.inbox.store(list(payloads.items()), received_at)
         # Only now may the next getUpdates confirm these updates to Telegram. Within a
         # batch the ids are consecutive; across batches they may jump (see OFFSET_TRUSTED).
         self.offset, self._offset_from = max(payloads) + 1, received_at
         for update_id in new_ids:
-            await self._enqueue(payloads[update_id])
+            await self.application.update_queue.put(fetched[update_id])
         return len(new_ids)
 
     async def prune_if_due(self, *, force: bool = False) -> None:

@@ -18,10 +18,12 @@ Failures:
   message is sent there.
 - Any other 400: ``failed`` for good (sending it again would fail the same way).
 
-Pace: AIORateLimiter keeps to 20 msg/min per group and 30 msg/s overall, but as a leaky
-bucket it lets a burst through; broadcasts therefore also keep a rolling window of
-``OVERALL_PER_SECOND`` here, and space messages to one chat ``CHAT_GAP_S`` apart, while
-several chats are served at once.
+Pace: every message goes out in the rate limiter's broadcast lane (bot.core.rate_limit:
+Telegram's 30/s overall, one a second per chat, 20 a minute per group, as rolling windows,
+with answers to people ahead of broadcasts), and messages to one chat are spaced
+``CHAT_GAP_S`` apart. ``WORKERS`` deliveries are in hand at once, enough to keep nearly
+30 messages a second going while each chat waits its second between the parts of a post;
+at most ``DB_WRITERS`` of them write to the database at a time.
 
 ``send_once`` is the same machinery for one-off pushes (alerts, level changes): one
 message per (kind, key) and chat, returning its message_id.
@@ -33,7 +35,6 @@ import asyncio
 import logging
 import time
 import weakref
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +52,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot.core.rate_limit import BROADCAST
 from bot.core.services import Services
 from bot.outbound.posts import Image, Post
 from est import posts as est_posts
@@ -63,8 +65,10 @@ log = logging.getLogger(__name__)
 Recipient = outbox.Recipient
 ADMIN_KIND = "admin"  # notices to admins; a 403 there does not notify the admins again
 CHAT_GAP_S = 1.0  # Telegram: about one message per second per chat
-WORKERS = 8  # chats served at once
-OVERALL_PER_SECOND = 20  # Telegram allows 30/s overall; the rest is for answering users
+WORKERS = 64  # deliveries in hand at once (a post's parts to one chat are a second apart)
+# Broadcast transactions at once (lease, record a part, mark sent). More would only queue
+# for SQLite's one writer, ahead of the commits of the dialogs people are waiting on.
+DB_WRITERS = 4
 MAX_MIGRATIONS = 2
 
 
@@ -94,55 +98,39 @@ def _sleeper(bot) -> Callable[[float], Awaitable[None]]:
     return getattr(getattr(bot, "rate_limiter", None), "sleep", None) or asyncio.sleep
 
 
+def _clock(bot) -> Callable[[], float]:
+    return getattr(getattr(bot, "rate_limiter", None), "clock", None) or time.monotonic
+
+
 async def _pace(bot, chat_id: int) -> None:
-    """Space messages to one chat ``CHAT_GAP_S`` apart; keep the overall send window."""
-    now = time.monotonic()
+    """Space messages to one chat ``CHAT_GAP_S`` apart (the limiter keeps the rest)."""
+    clock = _clock(bot)
+    now = clock()
     wait = _last_sent.get(chat_id, -CHAT_GAP_S) + CHAT_GAP_S - now
     _last_sent[chat_id] = now + max(wait, 0.0)  # this send's slot
     if wait > 0:
         await _sleeper(bot)(wait)
     if len(_last_sent) > 10_000:
-        horizon = time.monotonic() - CHAT_GAP_S
+        horizon = clock() - CHAT_GAP_S
         for key in [k for k, t in _last_sent.items() if t < horizon]:
             _last_sent.pop(key, None)
-    await _window().take()
 
 
-class SendWindow:
-    """At most ``count`` broadcast messages in any rolling ``seconds`` (real time).
-
-    AIORateLimiter is a leaky bucket: a burst of 30 and then 30/s can put nearly 60
-    messages into one second, which Telegram may answer with 429. Broadcasts feed it
-    through this window instead, below the limit, leaving room for replies to users.
-    """
-
-    def __init__(self, count: int, seconds: float = 1.0) -> None:
-        self.count, self.seconds = count, seconds
-        self.times: deque[float] = deque()
-        self.lock = asyncio.Lock()
-
-    async def take(self) -> None:
-        async with self.lock:
-            while True:
-                now = time.monotonic()
-                while self.times and self.times[0] <= now - self.seconds:
-                    self.times.popleft()
-                if len(self.times) < self.count:
-                    self.times.append(now)
-                    return
-                await asyncio.sleep(self.times[0] + self.seconds - now)
-
-
-_windows: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SendWindow] = (
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _window() -> SendWindow:
+def _writing() -> asyncio.Semaphore:
     loop = asyncio.get_running_loop()
-    if loop not in _windows:
-        _windows[loop] = SendWindow(OVERALL_PER_SECOND)
-    return _windows[loop]
+    if loop not in _writers:
+        _writers[loop] = asyncio.Semaphore(DB_WRITERS)
+    return _writers[loop]
+
+
+def _lane(bot) -> dict[str, str]:
+    """The broadcast lane of the rate limiter, when the bot has one."""
+    return {"rate_limit_args": BROADCAST} if getattr(bot, "rate_limiter", None) else {}
 
 
 Part = str | Image
@@ -158,10 +146,12 @@ async def _send_part(bot, chat_id: int, part: Part,
     await _pace(bot, chat_id)
     if isinstance(part, Image):
         message = await bot.send_photo(chat_id, photo=part.png, filename=part.filename,
-                                       caption=part.caption or None, parse_mode=ParseMode.HTML)
+                                       caption=part.caption or None, parse_mode=ParseMode.HTML,
+                                       **_lane(bot))
     else:
         message = await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML,
-                                         reply_markup=markup, disable_web_page_preview=True)
+                                         reply_markup=markup, disable_web_page_preview=True,
+                                         **_lane(bot))
     return message.message_id
 
 
@@ -171,7 +161,10 @@ async def _attempt(services: Services, bot, delivery_id: int, parts: list[Part],
                    markup: InlineKeyboardMarkup | None = None) -> Outcome | None:
     """Lease one delivery and send what is still missing of it. None if someone else has it."""
     async with services.db.session() as session:
-        delivery = await outbox.lease(session, delivery_id, services.now())
+        async with _writing():
+            delivery = await outbox.lease(session, delivery_id, services.now())
+            # End the read that loaded it: no pool connection is held while it waits to be sent.
+            await session.commit()
         if delivery is None:
             return None
         return await _send_leased(services, bot, session, delivery, parts, markup)
@@ -196,8 +189,10 @@ async def _send_leased(services: Services, bot, session, delivery: Delivery, par
                                                   exc.new_chat_id)
                 continue
             if len(ids) < len(parts):
-                await outbox.record_part(session, delivery.id, ids)
-        await outbox.mark_sent(session, delivery.id, ids, services.now())
+                async with _writing():
+                    await outbox.record_part(session, delivery.id, ids)
+        async with _writing():
+            await outbox.mark_sent(session, delivery.id, ids, services.now())
         return outcome(outbox.SENT)
     except Forbidden as exc:
         await outbox.mark_blocked(session, delivery.id, str(exc))
@@ -291,17 +286,40 @@ async def broadcast(services: Services, bot, *, kind: str, period: str,
 
 
 async def send_pending(services: Services, bot, row: Broadcast) -> list[Outcome]:
-    """Send every delivery of a broadcast that nobody else is sending; finish it if all done."""
+    """Send every delivery of a broadcast that nobody else is sending; finish it if all done.
+
+    Nothing (``[]``) when this process is sending the broadcast already: a second set of
+    workers (the schedule's minute tick during a long fan-out) would only race the first
+    for the same leases, doubling the database writes. What those leave pending is
+    retried by the next tick after them.
+    """
+    key = (id(services), row.id)
+    if key in _in_hand:
+        return []
+    _in_hand.add(key)
+    try:
+        return await _send_pending(services, bot, row)
+    finally:
+        _in_hand.discard(key)
+
+
+_in_hand: set[tuple[int, int]] = set()  # (id of the process's Services, broadcast id)
+
+
+async def _send_pending(services: Services, bot, row: Broadcast) -> list[Outcome]:
     parts = parts_of(Post.from_payload(row.payload))
     async with services.db.session() as session:
         todo = [d.id for d in await outbox.to_send(session, row.id, services.now())]
-    gate = asyncio.Semaphore(WORKERS)
+    queue, outcomes = iter(todo), []
 
-    async def one(delivery_id: int) -> Outcome | None:
-        async with gate:
-            return await _attempt(services, bot, delivery_id, parts)
+    async def worker() -> None:  # a few workers, not a task per recipient
+        for delivery_id in queue:
+            outcome = await _attempt(services, bot, delivery_id, parts)
+            if outcome is not None:
+                outcomes.append(outcome)
 
-    outcomes = [o for o in await asyncio.gather(*(one(d) for d in todo)) if o is not None]
+    await asyncio.gather(*(worker() for _ in range(min(WORKERS, len(todo)))))
+    outcomes.sort(key=lambda o: o.delivery_id)  # in delivery order, as to_send gave them
     async with services.db.session() as session:
         done = await outbox.finish(session, row.id)
     sent = sum(o.status == outbox.SENT for o in outcomes)

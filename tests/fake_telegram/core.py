@@ -57,6 +57,9 @@ class FakeTelegram(BotApi):
         # a watched chat's event is set when a call to it has been answered.
         self.held_chats: dict[int, asyncio.Event] = {}
         self.watched_chats: dict[int, asyncio.Event] = {}
+        # Over HTTP only (FakeTelegramServer): calls to a slow chat are answered this many
+        # seconds late (the handler thread waits before taking the fake's lock).
+        self.slow_chats: dict[int, float] = {}
 
     def hold(self, chat_id: int) -> asyncio.Event:
         """Make Telegram slow for one chat until the returned event is set."""

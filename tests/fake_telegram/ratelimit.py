@@ -43,3 +43,13 @@ class SendWindows:
     def record(self, chat_id: int, now: float) -> None:
         self._overall.append(now)
         self._per_chat[chat_id].append(now)
+
+
+def enforce_telegram_limits(api) -> None:
+    """The strict reading of Telegram's flood limits, 429 beyond (FakeTelegram's defaults
+    allow bursts of 8 a second in a private chat): 30 messages a second overall, one a
+    second per chat, 20 a minute per group."""
+    api.enforce_rate_limits = True
+    api.global_rate_limit = RateLimit(30, 1.0)
+    api.private_rate_limit = RateLimit(1, 1.0)
+    api.group_rate_limit = RateLimit(20, 60.0)
